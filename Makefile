@@ -1,0 +1,67 @@
+# synthmir: `make report` builds everything, `make test` runs the test suite.
+# Both set up first; `make setup` is idempotent and returns in about a second when done.
+SHELL := /bin/bash
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+JOBS ?= 8
+# System packages: FluidSynth's library and the two GM sound fonts the default config uses.
+SYSTEM_PACKAGES := libfluidsynth3 fluid-soundfont-gm timgm6mb-soundfont
+# Tests also drive a real browser; the bench compares against the fluidsynth command line.
+TEST_PACKAGES := chromium
+BENCH_PACKAGES := fluidsynth
+
+.PHONY: setup setup-test report test bench lint serve clean
+.DEFAULT_GOAL := report
+
+# Install whatever of $(1) is missing: with apt-get as root, otherwise print the command.
+define ensure_packages
+	@missing=$$(for p in $(1); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null \
+	  | grep -q "ok installed" || echo $$p; done; \
+	  python3 -c "import ensurepip, venv" 2>/dev/null || echo python3-venv); \
+	missing=$$(echo $$missing); \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "Installing system packages: $$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+	      apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	  else \
+	    echo "Missing system packages: $$missing"; \
+	    echo "Run: sudo apt-get install --no-install-recommends $$missing"; exit 1; \
+	  fi; \
+	fi
+endef
+
+setup: $(STAMP)
+	$(call ensure_packages,$(SYSTEM_PACKAGES))
+
+# The virtual environment is rebuilt only when the pinned dependencies change.
+$(STAMP): pyproject.toml
+	$(call ensure_packages,$(SYSTEM_PACKAGES))
+	test -x $(BIN)/python || python3 -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -e ".[dev]"
+	touch $@
+
+setup-test: setup
+	$(call ensure_packages,$(TEST_PACKAGES))
+
+report: setup
+	$(BIN)/snakemake -j$(JOBS) results/report.html
+
+test: setup-test
+	$(BIN)/pytest
+
+bench: setup
+	$(call ensure_packages,$(BENCH_PACKAGES))
+	mkdir -p results/bench
+	$(BIN)/python bench/run_all.py --out results/bench
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/snakemake --lint
+
+serve: setup
+	$(BIN)/synthmir serve
+
+clean:
+	rm -rf results logs benchmarks .snakemake

@@ -1,0 +1,59 @@
+# Config helpers and get_* input functions shared by every rule file.
+from snakemake.exceptions import WorkflowError
+
+from synthmir.config import check_config
+from synthmir.errors import SynthmirError
+
+ENTRY_NAME = "[A-Za-z0-9_][A-Za-z0-9_.-]*"
+
+try:
+    MODELS = check_config(config)
+except SynthmirError as err:
+    raise WorkflowError(str(err)) from None
+
+def library(*modules):
+    """Library files a job runs, as inputs, so editing one reruns exactly its stages."""
+    return [f"{workflow.basedir}/src/synthmir/{m}" for m in modules]
+
+
+def get_dataset(wildcards):
+    return config["datasets"][wildcards.dataset]
+
+
+def get_render_params(wildcards):
+    """The dataset entry minus what rendering does not depend on (the split)."""
+    return {k: v for k, v in get_dataset(wildcards).items() if k != "split"}
+
+
+def get_soundfonts(wildcards):
+    return {sf: config["soundfonts"][sf] for sf in get_dataset(wildcards)["soundfonts"]}
+
+
+def get_playable_tables(wildcards):
+    return {sf: f"data/playable/{sf}.csv" for sf in get_dataset(wildcards)["soundfonts"]}
+
+
+def get_shard_manifests(wildcards):
+    shards = range(get_dataset(wildcards)["shards"])
+    return [f"data/{wildcards.dataset}/audio/shard{k}.csv" for k in shards]
+
+
+def get_feature_parts(wildcards):
+    shards = range(get_dataset(wildcards)["shards"])
+    return [f"data/{wildcards.dataset}/features/{wildcards.features}/shard{k}.h5" for k in shards]
+
+
+def get_model(wildcards):
+    return MODELS[wildcards.model]
+
+
+def get_model_data(wildcards):
+    model = get_model(wildcards)
+    return {
+        "features": f"data/{model['dataset']}/features/{model['features']}.h5",
+        "splits": f"data/{model['dataset']}/splits.csv",
+    }
+
+
+def model_files(name):
+    return [f"results/models/{model}/{name}" for model in MODELS]

@@ -1,0 +1,382 @@
+"""Datasets of labelled clips: draw each clip, write its MIDI, render it, record it.
+
+Clip ``i`` of a dataset draws everything (sound font, program, pitches, velocity,
+jitter, noise) from ``np.random.default_rng([seed, i])`` and is rendered from a clean
+synth, so it is the same MIDI file and the same audio however many clips or shards the
+dataset has. Clip ``i`` belongs to shard ``i % shards``.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import os
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import soundfile as sf
+
+from synthmir.errors import SynthmirError
+from synthmir.instruments import load_instruments, select_programs
+from synthmir.io import atomic_path
+from synthmir.midi import Note, Voicing, bend_to_cents, cents_to_bend, chord_vocabulary, clip_midi
+from synthmir.midi import read_events, write_midi
+from synthmir.synth import Renderer, rms_db
+
+log = logging.getLogger(__name__)
+
+#: Jitter settings per dataset kind (notes: none; chords: mild detune, spread and noise).
+JITTER_DEFAULTS: dict[str, dict] = {
+    "notes": {
+        "detune_cents": 0.0, "note_detune_cents": 0.0, "velocity_spread": 0,
+        "onset_spread_ms": 0.0, "snr_db": None, "gain_db": {"min": 0.0, "max": 0.0},
+    },
+    "chords": {
+        "detune_cents": 20.0, "note_detune_cents": 8.0, "velocity_spread": 10,
+        "onset_spread_ms": 20.0, "snr_db": {"min": 30.0, "max": 60.0},
+        "gain_db": {"min": -6.0, "max": 0.0},
+    },
+}
+#: Optional dataset keys and their defaults (the configuration may override any of them).
+DATASET_DEFAULTS: dict = {
+    "audio_format": "flac",
+    "audio_subtype": "PCM_16",
+    "flac_compression": 0.5,
+    "silence_db": -60.0,
+    "synth": {"reverb": False, "chorus": False, "gain": 0.5},
+    "chord_source": "midi",
+    "chords": {
+        "qualities": "all", "intervals": True, "single_notes": True, "inversions": True,
+        "voicings": ["close", "open"], "program_per": "clip",
+    },
+}
+
+#: Manifest columns, in order.
+COLUMNS = [
+    "clip_id", "index", "shard", "file", "midi", "soundfont", "program", "name", "family",
+    "programs", "pitch", "pitches", "pitch_classes", "n_notes", "chord", "root",
+    "inversion", "voicing", "velocity", "velocities", "detune_cents", "note_detune_cents",
+    "onsets_ms", "gain_db", "snr_db", "rms_db", "peak", "silent",
+]
+
+
+def _merge(defaults: dict, cfg: dict | None) -> dict:
+    """``defaults`` updated by ``cfg``, one level of nested dicts deep."""
+    out = copy.deepcopy(defaults)
+    for key, value in (cfg or {}).items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = {**out[key], **value}
+        else:
+            out[key] = value
+    return out
+
+
+def dataset_settings(dataset_cfg: dict) -> dict:
+    """The dataset entry with every optional key filled in from the defaults."""
+    kind = dataset_cfg.get("kind", "notes")
+    if kind not in JITTER_DEFAULTS:
+        raise SynthmirError(f"dataset kind must be notes or chords, got {kind!r}")
+    cfg = _merge({**DATASET_DEFAULTS, "jitter": JITTER_DEFAULTS[kind]}, dataset_cfg)
+    if cfg["audio_format"] not in ("flac", "wav"):
+        raise SynthmirError(f"audio_format must be flac or wav, got {cfg['audio_format']!r}")
+    if cfg["chord_source"] not in ("midi", "mix"):
+        raise SynthmirError(f"chord_source must be midi or mix, got {cfg['chord_source']!r}")
+    if cfg["clip_seconds"] <= 0 or not 0 < cfg["note_seconds"] <= cfg["clip_seconds"]:
+        raise SynthmirError("need 0 < note_seconds <= clip_seconds")
+    return cfg
+
+
+@dataclass
+class Clip:
+    """Everything drawn for one clip (before rendering)."""
+
+    index: int
+    soundfont: str
+    notes: list[Note]
+    chord: str = "note"
+    root: int | None = None
+    inversion: int | None = None
+    voicing: str = ""
+    velocity: int = 0
+    detune_cents: float = 0.0
+    gain_db: float = 0.0
+    snr_db: float | None = None
+    rng: np.random.Generator = field(default=None, repr=False)  # type: ignore[assignment]
+
+
+class ClipDrawer:
+    """Draws clip ``i`` of a dataset from (seed, i) and the measured playable pitches.
+
+    Parameters
+    ----------
+    cfg : dataset settings (see :func:`dataset_settings`).
+    playable : sound font short name -> measured table (program, pitch, rms_db, sounds).
+    """
+
+    def __init__(self, cfg: dict, playable: dict[str, pd.DataFrame]) -> None:
+        self.cfg = cfg
+        self.kind = cfg.get("kind", "notes")
+        self.soundfonts = list(cfg["soundfonts"])
+        programs = select_programs(cfg["programs"])
+        lo, hi = int(cfg["pitch"]["min"]), int(cfg["pitch"]["max"])
+        # sounds[sf][program]: bool over the 128 MIDI pitches, limited to [lo, hi]
+        self.sounds: dict[str, dict[int, np.ndarray]] = {}
+        self.programs: dict[str, list[int]] = {}
+        for name in self.soundfonts:
+            table = playable[name]
+            grid = np.zeros((128, 128), dtype=bool)
+            ok = table[table["sounds"].astype(bool)]
+            grid[ok["program"].to_numpy(int), ok["pitch"].to_numpy(int)] = True
+            grid[:, :lo] = False
+            grid[:, hi + 1:] = False
+            usable = [p for p in programs if grid[p].any()]
+            dropped = sorted(set(programs) - set(usable))
+            if dropped:
+                log.warning(
+                    "sound font %s plays no pitch in [%d, %d] for programs %s: not drawn",
+                    name, lo, hi, dropped,
+                )
+            if not usable:
+                raise SynthmirError(
+                    f"sound font {name!r} plays none of the configured programs in pitch "
+                    f"range [{lo}, {hi}]; widen `pitch` or change `programs`"
+                )
+            self.sounds[name] = {p: grid[p] for p in usable}
+            self.programs[name] = usable
+        if self.kind == "chords":
+            ch = cfg["chords"]
+            qualities = None if ch["qualities"] == "all" else tuple(ch["qualities"])
+            shapes = chord_vocabulary(
+                qualities, bool(ch["intervals"]), bool(ch["single_notes"]),
+                bool(ch["inversions"]), tuple(ch["voicings"]),
+            )
+            self.by_chord: dict[str, list[Voicing]] = {}
+            for s in shapes:
+                self.by_chord.setdefault(s.chord, []).append(s)
+            self.chord_names = list(self.by_chord)
+            if ch["program_per"] not in ("clip", "note"):
+                raise SynthmirError(
+                    f"chords.program_per must be clip or note, got {ch['program_per']!r}"
+                )
+
+    def draw(self, index: int) -> Clip:
+        """Draw clip ``index`` (its generator is kept on the clip for the noise)."""
+        cfg, jit = self.cfg, self.cfg["jitter"]
+        rng = np.random.default_rng([int(cfg["seed"]), index])
+        sfname = self.soundfonts[rng.integers(len(self.soundfonts))]
+        programs = self.programs[sfname]
+        vmin, vmax = int(cfg["velocity"]["min"]), int(cfg["velocity"]["max"])
+        velocity = int(rng.integers(vmin, vmax + 1))
+        detune = float(rng.uniform(-1, 1) * jit["detune_cents"])
+        gain_db = float(rng.uniform(jit["gain_db"]["min"], jit["gain_db"]["max"]))
+        snr = jit.get("snr_db")
+        snr_db = float(rng.uniform(snr["min"], snr["max"])) if snr else None
+        clip = Clip(index, sfname, [], velocity=velocity, detune_cents=detune,
+                    gain_db=gain_db, snr_db=snr_db, rng=rng)
+        if self.kind == "notes":
+            program = programs[rng.integers(len(programs))]
+            pitches = np.flatnonzero(self.sounds[sfname][program])
+            pitch = int(pitches[rng.integers(len(pitches))])
+            clip.notes = [Note(program, pitch, velocity, 0.0, float(cfg["note_seconds"]), detune)]
+            return clip
+        self._draw_chord(clip, rng, programs)
+        return clip
+
+    def _draw_chord(self, clip: Clip, rng: np.random.Generator, programs: list[int]) -> None:
+        cfg, jit = self.cfg, self.cfg["jitter"]
+        per_note = cfg["chords"]["program_per"] == "note"
+        sounds = self.sounds[clip.soundfont]
+        # redraw the shape (and programs) until some bass note puts every note in range
+        for _ in range(1000):
+            chord = self.chord_names[rng.integers(len(self.chord_names))]
+            shapes = self.by_chord[chord]
+            shape = shapes[rng.integers(len(shapes))]
+            n = len(shape.offsets)
+            progs = (
+                [programs[k] for k in rng.integers(len(programs), size=n)] if per_note
+                else [programs[rng.integers(len(programs))]] * n
+            )
+            ok = np.ones(128, dtype=bool)
+            for off, prog in zip(shape.offsets, progs, strict=True):
+                # bass b is fine for this note if b + off sounds
+                ok[: 128 - off] &= sounds[prog][off:]
+                ok[128 - off:] = False
+            basses = np.flatnonzero(ok)
+            if basses.size:
+                break
+        else:
+            raise SynthmirError(
+                "no chord of the vocabulary fits the configured pitch range and programs; "
+                "widen `pitch` or choose other `programs`"
+            )
+        bass = int(basses[rng.integers(basses.size)])
+        spread = int(jit["velocity_spread"])
+        vels = np.clip(clip.velocity + rng.integers(-spread, spread + 1, size=n), 1, 127)
+        onsets = rng.uniform(0, float(jit["onset_spread_ms"]) / 1000.0, size=n)
+        cents = clip.detune_cents + rng.uniform(-1, 1, size=n) * float(jit["note_detune_cents"])
+        dur = float(cfg["note_seconds"])
+        clip.notes = [
+            Note(int(p), bass + off, int(v), float(t), min(float(t) + dur, cfg["clip_seconds"]),
+                 float(c))
+            for off, p, v, t, c in zip(shape.offsets, progs, vels, onsets, cents, strict=True)
+        ]
+        clip.chord, clip.voicing = shape.chord, shape.voicing
+        clip.root = (bass + shape.root) % 12
+        clip.inversion = shape.inversion
+
+
+def _space(values) -> str:
+    return " ".join(str(v) for v in values)
+
+
+def finish_audio(audio: np.ndarray, clip: Clip) -> np.ndarray:
+    """Apply the clip's gain and add white noise at its SNR (in place; float32)."""
+    if clip.gain_db:
+        audio *= np.float32(10.0 ** (clip.gain_db / 20.0))
+    if clip.snr_db is not None:
+        level = float(np.sqrt(np.mean(np.square(audio, dtype=np.float64))))
+        if level > 0:
+            sigma = level / 10.0 ** (clip.snr_db / 20.0)
+            audio += (clip.rng.standard_normal(audio.size) * sigma).astype(np.float32)
+    return audio
+
+
+def write_audio(path: str | os.PathLike, audio: np.ndarray, sample_rate: int, cfg: dict) -> None:
+    """Write one clip atomically: FLAC as ``audio_subtype`` PCM (16-bit by default: 96 dB
+    of range is well below the features' floor relative to a clip, and it encodes fastest),
+    WAV as 32-bit float."""
+    with atomic_path(path) as tmp:
+        if cfg["audio_format"] == "flac":
+            sf.write(tmp, audio, sample_rate, subtype=cfg["audio_subtype"], format="FLAC",
+                     compression_level=float(cfg["flac_compression"]))
+        else:
+            sf.write(tmp, audio, sample_rate, subtype="FLOAT", format="WAV")
+
+
+def _shard_indices(n_clips: int, shards: int, shard: int) -> Iterator[int]:
+    if not 0 <= shard < shards:
+        raise SynthmirError(f"shard {shard} out of range: the dataset has {shards} shards")
+    return iter(range(shard, n_clips, shards))
+
+
+def load_playable(playable_csvs: dict[str, str], names: list[str]) -> dict[str, pd.DataFrame]:
+    """Read the measured playable tables of the sound fonts ``names``."""
+    missing = [n for n in names if n not in playable_csvs]
+    if missing:
+        raise SynthmirError(f"no measured playable table for sound fonts {missing}")
+    return {n: pd.read_csv(playable_csvs[n]) for n in names}
+
+
+def _renderer(cfg: dict, soundfonts_cfg: dict) -> Renderer:
+    unknown = [n for n in cfg["soundfonts"] if n not in soundfonts_cfg]
+    if unknown:
+        raise SynthmirError(
+            f"dataset uses sound fonts {unknown} not defined under `soundfonts` "
+            f"(defined: {', '.join(soundfonts_cfg)})"
+        )
+    syn = cfg["synth"]
+    return Renderer(
+        {n: soundfonts_cfg[n]["path"] for n in cfg["soundfonts"]},
+        sample_rate=int(cfg["sample_rate"]),
+        reverb=bool(syn["reverb"]), chorus=bool(syn["chorus"]), gain=float(syn["gain"]),
+        packages={n: soundfonts_cfg[n].get("package", "") for n in cfg["soundfonts"]},
+    )
+
+
+def render_shard(
+    dataset_name: str,
+    dataset_cfg: dict,
+    soundfonts_cfg: dict,
+    playable_csvs: dict[str, str],
+    shard: int,
+    dataset_dir: str,
+    manifest_out: str,
+) -> None:
+    """Generate, write and render the clips of one shard, then write its manifest.
+
+    Writes ``midi/shard{k}/c{i:06d}.mid`` and ``audio/shard{k}/c{i:06d}.{flac,wav}`` under
+    ``dataset_dir`` (each atomically) and ``manifest_out``: a CSV with one row per clip
+    (columns :data:`COLUMNS`; paths relative to ``dataset_dir``).
+    """
+    cfg = dataset_settings(dataset_cfg)
+    if cfg["kind"] == "chords" and cfg["chord_source"] == "mix":
+        raise SynthmirError("chord_source: mix is not implemented yet; use chord_source: midi")
+    start = time.perf_counter()
+    drawer = ClipDrawer(cfg, load_playable(playable_csvs, cfg["soundfonts"]))
+    table = load_instruments()
+    sr = int(cfg["sample_rate"])
+    n_samples = round(float(cfg["clip_seconds"]) * sr)
+    ext = "flac" if cfg["audio_format"] == "flac" else "wav"
+    root = Path(dataset_dir)
+    rows = []
+    with _renderer(cfg, soundfonts_cfg) as renderer:
+        for i in _shard_indices(int(cfg["clips"]), int(cfg["shards"]), shard):
+            clip = drawer.draw(i)
+            midi_rel = f"midi/shard{shard}/c{i:06d}.mid"
+            audio_rel = f"audio/shard{shard}/c{i:06d}.{ext}"
+            write_midi(clip_midi(clip.notes, float(cfg["clip_seconds"])), root / midi_rel)
+            # the written file is what is rendered
+            events, _ = read_events(root / midi_rel, sr)
+            audio = finish_audio(renderer.render(events, clip.soundfont, n_samples), clip)
+            write_audio(root / audio_rel, audio, sr, cfg)
+            rows.append(_row(clip, shard, midi_rel, audio_rel, audio, table, cfg))
+    df = pd.DataFrame(rows, columns=COLUMNS)
+    silent = df[df["silent"]]
+    elapsed = time.perf_counter() - start
+    log.info("%s shard %d: %d clips in %.1f s (%.0f clips/s)",
+             dataset_name, shard, len(df), elapsed, len(df) / max(elapsed, 1e-9))
+    if len(silent):
+        log.warning(
+            "%s shard %d: %d of %d clips are silent (RMS < %.0f dBFS): %s",
+            dataset_name, shard, len(silent), len(df), cfg["silence_db"],
+            ", ".join(silent["clip_id"].head(20)),
+        )
+    with atomic_path(manifest_out) as tmp:
+        df.to_csv(tmp, index=False)
+
+
+def _row(clip: Clip, shard: int, midi_rel: str, audio_rel: str, audio: np.ndarray,
+         table: pd.DataFrame, cfg: dict) -> dict:
+    notes = clip.notes
+    first = table.loc[notes[0].program]
+    level = float(rms_db(audio))
+    pitches = sorted(n.pitch for n in notes)
+    return {
+        "clip_id": f"c{clip.index:06d}", "index": clip.index, "shard": shard,
+        "file": audio_rel, "midi": midi_rel, "soundfont": clip.soundfont,
+        "program": notes[0].program, "name": first["name"], "family": first["family"],
+        "programs": _space(n.program for n in notes),
+        "pitch": pitches[0], "pitches": _space(pitches),
+        "pitch_classes": _space(sorted({p % 12 for p in pitches})),
+        "n_notes": len(notes), "chord": clip.chord,
+        "root": "" if clip.root is None else clip.root,
+        "inversion": "" if clip.inversion is None else clip.inversion,
+        "voicing": clip.voicing, "velocity": clip.velocity,
+        "velocities": _space(n.velocity for n in notes),
+        # what is rendered: the bend is quantised to 1/8192 of the bend range
+        "detune_cents": round(bend_to_cents(cents_to_bend(clip.detune_cents)), 2),
+        "note_detune_cents": _space(round(bend_to_cents(cents_to_bend(n.cents)), 2)
+                                    for n in notes),
+        "onsets_ms": _space(round(n.onset * 1000, 1) for n in notes),
+        "gain_db": round(clip.gain_db, 2),
+        "snr_db": "" if clip.snr_db is None else round(clip.snr_db, 2),
+        "rms_db": round(level, 2), "peak": round(float(np.max(np.abs(audio))), 4),
+        "silent": bool(level < float(cfg["silence_db"])),
+    }
+
+
+def merge_manifests(manifests: list[str], out_csv: str) -> None:
+    """Concatenate shard manifests into one table sorted by clip index (atomic)."""
+    frames = [pd.read_csv(m, keep_default_na=False, dtype=str) for m in manifests]
+    if not frames:
+        raise SynthmirError("no shard manifests to merge")
+    df = pd.concat(frames, ignore_index=True)
+    df = df.iloc[np.argsort(df["index"].astype(int).to_numpy(), kind="stable")]
+    if df["index"].duplicated().any():
+        raise SynthmirError("shard manifests overlap (a clip index appears twice); rerun them")
+    with atomic_path(out_csv) as tmp:
+        df.to_csv(tmp, index=False)

@@ -1,0 +1,63 @@
+"""The whole DAG on the tiny config: real FluidSynth, real HDF5, real Keras."""
+
+import json
+
+import h5py
+import numpy as np
+import pandas as pd
+import pytest
+import soundfile as sf
+
+pytestmark = pytest.mark.e2e
+
+
+def test_clips_are_rendered_and_not_silent(tiny_run):
+    clips = pd.read_csv(tiny_run / "data/tiny/clips.csv")
+    assert len(clips) == 36 and clips["clip_id"].is_unique
+    assert set(clips["soundfont"]) == {"fluidr3", "timgm6mb"}
+    assert set(clips["family"]) == {"piano", "organ", "brass"}
+    for file in clips["file"]:
+        audio, rate = sf.read(tiny_run / "data/tiny" / file)
+        assert rate == 44100 and audio.ndim == 1 and len(audio) == 88200
+        assert np.sqrt(np.mean(audio**2)) > 1e-3, f"{file} is silent"
+    midi = list((tiny_run / "data/tiny/midi").rglob("*.mid"))
+    assert len(midi) == 36
+
+
+def test_features_have_the_documented_shape(tiny_run):
+    with h5py.File(tiny_run / "data/tiny/features/pitchgram.h5") as h5:
+        features = h5["features"]
+        assert features.shape == (36, 44, 115) and features.dtype == np.float32
+        values = features[:]
+        assert np.isfinite(values).all() and 0 <= values.min() and values.max() <= 1
+        assert values.std() > 0.01
+
+
+def test_splits_cover_every_clip(tiny_run):
+    splits = pd.read_csv(tiny_run / "data/tiny/splits.csv")
+    assert len(splits) == 36 and set(splits["split"]) == {"train", "valid", "test"}
+
+
+def test_model_loads_and_predicts(tiny_run):
+    from synthmir.predictor import Predictor
+
+    model_dir = tiny_run / "results/models/tinyconv"
+    predictor = Predictor.load(str(model_dir))
+    with h5py.File(tiny_run / "data/tiny/features/pitchgram.h5") as h5:
+        probabilities = predictor.predict_features(h5["features"][:4])
+    assert probabilities.shape == (4, 3)
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1, atol=1e-4)
+    history = pd.read_csv(model_dir / "history.csv")
+    assert len(history) == 2 and history["loss"].notna().all()
+
+
+def test_report_shows_the_measured_metrics(tiny_run):
+    metrics = json.loads((tiny_run / "results/models/tinyconv/evaluation/metrics.json").read_text())
+    test_error = metrics["splits"]["test"]["error"]
+    assert 0 <= test_error <= 1
+    html = (tiny_run / "results/report.html").read_text()
+    assert f"{100 * test_error:.2f}%" in html
+    assert "tinyconv" in html and "data:image/png;base64," in html
+    board = pd.read_csv(tiny_run / "results/leaderboard.csv")
+    assert list(board["model"]) == ["tinyconv"]
+    assert (tiny_run / "results/best_model").read_text().strip() == "tinyconv"

@@ -1,0 +1,6 @@
+from synthmir.evaluate import evaluate_model
+from synthmir.logs import job_log
+
+with job_log(snakemake.log[0]):
+    evaluate_model(f"results/models/{snakemake.wildcards.model}", snakemake.input.features,
+                   snakemake.input.splits, snakemake.params.dataset_dir, threads=snakemake.threads)

@@ -1,0 +1,7 @@
+from synthmir.data import render_shard
+from synthmir.logs import job_log
+
+with job_log(snakemake.log[0]):
+    render_shard(snakemake.wildcards.dataset, snakemake.params.dataset, snakemake.params.soundfonts,
+                 snakemake.params.playable, int(snakemake.wildcards.shard),
+                 f"data/{snakemake.wildcards.dataset}", snakemake.output.manifest)

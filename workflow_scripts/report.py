@@ -1,0 +1,6 @@
+from synthmir.logs import job_log
+from synthmir.report import write_report
+
+with job_log(snakemake.log[0]):
+    write_report(snakemake.params.config, snakemake.params.models, "results", "data",
+                 snakemake.output.report)

@@ -44,7 +44,8 @@ def get_feature_parts(wildcards):
 
 
 def get_model(wildcards):
-    return MODELS[wildcards.model]
+    """The model entry; `swept` only labels leaderboard columns, so training never sees it."""
+    return {k: v for k, v in MODELS[wildcards.model].items() if k != "swept"}
 
 
 def get_model_data(wildcards):

@@ -9,6 +9,7 @@ import pytest
 import soundfile as sf
 
 pytestmark = pytest.mark.e2e
+MODEL = "tinyconv_learning_rate-0.003"
 
 
 def test_clips_are_rendered_and_not_silent(tiny_run):
@@ -41,7 +42,7 @@ def test_splits_cover_every_clip(tiny_run):
 def test_model_loads_and_predicts(tiny_run):
     from synthmir.predictor import Predictor
 
-    model_dir = tiny_run / "results/models/tinyconv"
+    model_dir = tiny_run / "results/models" / MODEL
     predictor = Predictor.load(str(model_dir))
     with h5py.File(tiny_run / "data/tiny/features/pitchgram.h5") as h5:
         probabilities = predictor.predict_features(h5["features"][:4])
@@ -52,12 +53,13 @@ def test_model_loads_and_predicts(tiny_run):
 
 
 def test_report_shows_the_measured_metrics(tiny_run):
-    metrics = json.loads((tiny_run / "results/models/tinyconv/evaluation/metrics.json").read_text())
+    evaluation = tiny_run / "results/models" / MODEL / "evaluation"
+    metrics = json.loads((evaluation / "metrics.json").read_text())
     test_error = metrics["splits"]["test"]["error"]
     assert 0 <= test_error <= 1
     html = (tiny_run / "results/report.html").read_text()
     assert f"{100 * test_error:.2f}%" in html
-    assert "tinyconv" in html and "data:image/png;base64," in html
+    assert MODEL in html and "data:image/png;base64," in html
     board = pd.read_csv(tiny_run / "results/leaderboard.csv")
-    assert list(board["model"]) == ["tinyconv"]
-    assert (tiny_run / "results/best_model").read_text().strip() == "tinyconv"
+    assert list(board["model"]) == [MODEL]
+    assert (tiny_run / "results/best_model").read_text().strip() == MODEL

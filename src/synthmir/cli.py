@@ -22,6 +22,9 @@ def build_parser() -> argparse.ArgumentParser:
     from synthmir import cli_audio
 
     cli_audio.add_subcommands(subparsers)
+    from synthmir import cli_predict
+
+    cli_predict.add_subcommands(subparsers)
     return parser
 
 

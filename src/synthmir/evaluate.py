@@ -179,7 +179,7 @@ def write_leaderboard(models: dict[str, dict], models_dir: str, out_csv: str, be
             "test_error": test.get("error"),
             "test_auc": test.get("auc_macro"),
             "parameters": train.get("parameters"),
-            "train_seconds": train.get("wall_seconds"),
+            "train_seconds": train.get("wall_time_s"),
             "epochs": train.get("epochs_run"),
         }
         row.update({f"sweep:{k}": v for k, v in entry.get("swept", {}).items()})

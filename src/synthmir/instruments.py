@@ -13,7 +13,6 @@ import logging
 import time
 from importlib import resources
 
-import numpy as np
 import pandas as pd
 
 from synthmir.errors import SynthmirError
@@ -121,12 +120,3 @@ def measure_playable(
         len(df), soundfont_path, time.perf_counter() - start, int(df["sounds"].sum()),
     )
     return df
-
-
-def playable_pitches(
-    table: pd.DataFrame, programs: list[int], pitch_min: int, pitch_max: int
-) -> dict[int, np.ndarray]:
-    """Pitches in [pitch_min, pitch_max] that sound, per program (from a measured table)."""
-    ok = table[table["sounds"] & table["pitch"].between(pitch_min, pitch_max)]
-    by_prog = {int(p): g["pitch"].to_numpy(dtype=int) for p, g in ok.groupby("program")}
-    return {p: np.sort(by_prog.get(p, np.array([], dtype=int))) for p in programs}

@@ -130,17 +130,17 @@ def read_events(path: str | os.PathLike, sample_rate: int) -> tuple[list[Event],
 
 # -- chord vocabulary --------------------------------------------------------------------
 
-#: Chord qualities as music21 chord-symbol figures on C (the quality name is the figure
-#: without its root; "maj" stands for the plain major triad).
+#: Chord qualities (names distinct from the interval names m2 .. P8) and the music21
+#: chord-symbol figure on C that spells each.
 CHORD_FIGURES: dict[str, str] = {
     # triads
     "maj": "C", "min": "Cm", "dim": "Cdim", "aug": "C+", "sus2": "Csus2", "sus4": "Csus4",
     # sixths and sevenths
-    "6": "C6", "m6": "Cm6", "7": "C7", "maj7": "Cmaj7", "m7": "Cm7", "m7b5": "Cm7b5",
-    "dim7": "Cdim7", "mM7": "CmM7", "aug7": "C+7", "7sus4": "C7sus4",
+    "maj6": "C6", "min6": "Cm6", "dom7": "C7", "maj7": "Cmaj7", "min7": "Cm7",
+    "hdim7": "Cm7b5", "dim7": "Cdim7", "minmaj7": "CmM7", "aug7": "C+7", "7sus4": "C7sus4",
     # extensions
-    "add9": "Cadd9", "9": "C9", "maj9": "CM9", "m9": "Cm9", "7b9": "C7b9", "11": "C11",
-    "m11": "Cm11", "13": "C13",
+    "add9": "Cadd9", "dom9": "C9", "maj9": "CM9", "min9": "Cm9", "7b9": "C7b9",
+    "dom11": "C11", "min11": "Cm11", "dom13": "C13",
 }
 
 

@@ -36,6 +36,7 @@ ARCHITECTURES: dict[str, dict] = {
     "pitchconv": {
         "time_pool": 4,  # average this many frames into one step before the convolutions
         "harmonics": HARMONICS,  # semitone offsets stacked as channels; [] stacks nothing
+        "position": True,  # append the bin position as a channel (register-aware kernels)
         "filters": [64, 64],  # Conv1D filters per block, along pitch
         "kernel_size": 3,  # Conv1D kernel along pitch, bins
         "pool": 1,  # max pooling along pitch after each block but the last (1 = none)
@@ -114,6 +115,26 @@ class HarmonicStack(layers.Layer):
         }
 
 
+@keras.saving.register_keras_serializable(package="synthmir")
+class PitchPosition(layers.Layer):
+    """Append the bin's position along pitch as a channel: (batch, bins, c) → (.., c + 1).
+
+    Pooling over pitch makes the features pitch-invariant; this channel lets a kernel
+    respond differently in different registers (sampled instruments change timbre across
+    their range), so the pooled features still carry the register. Positions run from -1
+    (lowest bin) to 1 (highest).
+    """
+
+    def call(self, x):
+        bins = x.shape[1]
+        position = ops.reshape(ops.linspace(-1.0, 1.0, bins), (1, bins, 1))
+        position = ops.broadcast_to(ops.cast(position, x.dtype), (ops.shape(x)[0], bins, 1))
+        return ops.concatenate([x, position], axis=-1)
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:-1], input_shape[-1] + 1)
+
+
 def _output(x, n_outputs: int, multilabel: bool, batchnorm: bool):
     x = layers.Dense(n_outputs, name="logits")(x)
     if batchnorm:
@@ -154,6 +175,8 @@ def _pitchconv(inputs, cfg: dict, n_outputs: int, multilabel: bool, bins_per_sem
     # become the channels of a 1-D signal along pitch.
     x = layers.Permute((2, 1, 3))(x)
     x = layers.Reshape((bins, frames * channels))(x)
+    if cfg["position"]:
+        x = PitchPosition(name="position")(x)
     last = len(cfg["filters"]) - 1
     for block, filters in enumerate(cfg["filters"]):
         name = f"block{block + 1}"

@@ -158,7 +158,7 @@ class Predictor:
             )
         x = self.scaler(x)
         out = [
-            keras.ops.convert_to_numpy(self.model(x[i : i + DIRECT_CALL_MAX], training=False))
+            np.asarray(self.model(x[i : i + DIRECT_CALL_MAX], training=False))
             for i in range(0, len(x), DIRECT_CALL_MAX)
         ]
         if not out:

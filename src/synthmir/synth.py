@@ -15,7 +15,7 @@ from __future__ import annotations
 import ctypes
 import os
 import tomllib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,19 +48,25 @@ USER_CONFIG = Path("~/.config/synthmir/config.toml")
 DRUM_CHANNEL = 9
 
 
-def install_hint(name: str, package: str | None = None) -> str:
-    """Say how to get the sound font ``name`` (Debian package, pretty_midi copy)."""
-    package = package or KNOWN_SOUNDFONTS.get(name, {}).get("package")
-    hint = f"install the Debian package {package} (apt-get install {package})" if package else (
-        "point the configuration at an existing .sf2/.sf3 file"
-    )
+def install_hint(name: str, package: str | None = None, filename: str = "") -> str:
+    """Say how to get a sound font: its Debian package (looked up by short name or file
+    name when not given) and, for TimGM6mb, the copy inside the pretty_midi wheel."""
+    for short, known in KNOWN_SOUNDFONTS.items():
+        if not package and (name == short or filename == Path(known["path"]).name):
+            name, package = short, known["package"]
+    if not package:
+        return (
+            "give the path of an existing .sf2/.sf3 file, or one of the short names "
+            f"{', '.join(KNOWN_SOUNDFONTS)} once its Debian package is installed"
+        )
+    hint = f"install the Debian package {package} (apt-get install {package})"
     if name == "timgm6mb":
         hint += (
             ", or use the copy inside the pretty_midi wheel "
             "(python -c 'import pretty_midi, os; print(os.path.dirname(pretty_midi.__file__))'"
             "/TimGM6mb.sf2)"
         )
-    return hint
+    return hint + ", or point the configuration (or --soundfont) at the file"
 
 
 def check_soundfont(path: str | os.PathLike, name: str = "", package: str | None = None) -> Path:
@@ -75,10 +81,7 @@ def check_soundfont(path: str | os.PathLike, name: str = "", package: str | None
     p = Path(path).expanduser()
     if not p.is_file():
         label = f"sound font {name!r}" if name else "sound font"
-        raise SynthmirError(
-            f"{label} not found at {p}: {install_hint(name, package)}, "
-            "or set its path under `soundfonts` in the configuration"
-        )
+        raise SynthmirError(f"{label} not found at {p}: {install_hint(name, package, p.name)}")
     return p
 
 
@@ -205,9 +208,10 @@ class Renderer:
         for name, path in paths.items():
             sfid = fl.fluid_synth_sfload(self._synth, str(path).encode(), 0)
             if sfid < 0:
+                hint = install_hint(name, packages.get(name), path.name)
                 raise SynthmirError(
                     f"FluidSynth could not load sound font {name!r} from {path}: the file is "
-                    f"damaged or not a sound font; reinstall it ({install_hint(name, packages.get(name))})"
+                    f"damaged or not a sound font; reinstall it ({hint})"
                 )
             self.sfids[name] = sfid
         self._scratch = np.zeros(BLOCK * 64, dtype=np.float32)
@@ -243,8 +247,10 @@ class Renderer:
     def _reset(self) -> None:
         """Kill every voice, reset controllers, programs and effects, run until silent."""
         fl = self._fl
-        fl.fluid_synth_all_sounds_off(self._synth, -1)
+        # this order: an all-sounds-off followed by a system reset in the same block loses
+        # the kill of voices in their release, which then ring on (up to ~0.8 s)
         fl.fluid_synth_system_reset(self._synth)
+        fl.fluid_synth_all_sounds_off(self._synth, -1)
         # killed voices leave the mixer on the next block: render until none is left
         for _ in range(1000):
             self._write(self._scratch, self._scratch, 0, BLOCK)
@@ -261,9 +267,13 @@ class Renderer:
         elif ev.kind == "note_off":
             fl.fluid_synth_noteoff(s, ev.channel, ev.a)
         elif ev.kind == "program_change":
-            # GM bank 0 of the clip's own sound font, whichever fonts are loaded
-            if fl.fluid_synth_program_select(s, ev.channel, sfid, 0, ev.a) != 0:
-                raise SynthmirError(f"sound font has no preset for GM program {ev.a} (bank 0)")
+            # from the clip's own sound font, whichever fonts are loaded: GM bank 0, or the
+            # drum bank 128 on the drum channel
+            bank = 128 if ev.channel == DRUM_CHANNEL else 0
+            if fl.fluid_synth_program_select(s, ev.channel, sfid, bank, ev.a) != 0:
+                raise SynthmirError(
+                    f"the sound font has no preset {ev.a} in bank {bank}; use a GM sound font"
+                )
         elif ev.kind == "pitchwheel":
             fl.fluid_synth_pitch_bend(s, ev.channel, ev.a)
         elif ev.kind == "control_change":
@@ -343,13 +353,3 @@ def rms_db(x: np.ndarray, axis: int | None = None) -> np.ndarray | float:
     ms = np.mean(np.square(x, dtype=np.float64), axis=axis)
     with np.errstate(divide="ignore"):
         return 10.0 * np.log10(ms)
-
-
-def render_many(
-    renderer: Renderer, soundfont: str, clips: Sequence[list[Event]], n_samples: int
-) -> np.ndarray:
-    """Render several event lists; returns shape (len(clips), n_samples) float32."""
-    out = np.empty((len(clips), n_samples), dtype=np.float32)
-    for k, events in enumerate(clips):
-        out[k] = renderer.render(events, soundfont, n_samples)
-    return out

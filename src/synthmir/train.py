@@ -221,7 +221,8 @@ class _EpochLog(keras.callbacks.Callback):
         self.lr: list[float] = []
 
     def on_epoch_end(self, epoch, logs=None):
-        lr = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
+        # np.asarray, not ops.convert_to_numpy: the latter warns with numpy 2 on TF tensors.
+        lr = float(np.asarray(keras.ops.convert_to_tensor(self.model.optimizer.learning_rate)))
         self.lr.append(lr)
         logs = logs or {}
         log.info(
@@ -442,6 +443,12 @@ def _write_artifacts(
             writer.writerow([epoch + 1, *values, f"{lr[epoch]:.6g}"])
     lines: list[str] = []
     model.summary(print_fn=lambda text, **_: lines.append(text))
+    # Keras's "Total params" counts the optimizer state too; state the model's own size.
+    trainable = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
+    lines.append(
+        f"Model parameters: {model.count_params()} (trainable {trainable},"
+        f" non-trainable {model.count_params() - trainable}; optimizer state excluded)"
+    )
     with atomic_path(out / "summary.txt") as tmp:
         tmp.write_text("\n".join(lines) + "\n")
     # The wall time covers reading, fitting and saving: what the pipeline pays per model.

@@ -1,0 +1,155 @@
+"""Benchmark clip generation and rendering against the fluidsynth command line.
+
+Renders the default notes dataset of config/config.yaml (2000 clips) as 2 shards in 2
+processes, reports wall time and clips/s per core, times the ``fluidsynth`` command line
+on a sample of the same MIDI clips, times audio encoding options, counts silent clips.
+
+    python bench/bench_render.py --out results/bench/render.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import pandas as pd
+import soundfile as sf
+import yaml
+
+from synthmir.data import dataset_settings, merge_manifests, render_shard, write_audio
+from synthmir.instruments import measure_playable
+from synthmir.io import atomic_path
+
+ROOT = Path(__file__).resolve().parents[1]
+ORIGINAL_SECONDS_FOR_2000 = 144.0  # the original experiment: 13.9 clips/s
+
+
+def _shard(args: tuple) -> float:
+    """Render one shard in this process; return its CPU seconds."""
+    start = time.process_time()
+    render_shard(*args)
+    return time.process_time() - start
+
+
+def _time_cli(soundfont: str, midis: list[Path], sample_rate: int, tmp: Path) -> float:
+    """Seconds per clip of `fluidsynth -ni -F out.wav -r SR sf2 in.mid`, run one at a time."""
+    start = time.perf_counter()
+    for k, midi in enumerate(midis):
+        subprocess.run(
+            ["fluidsynth", "-ni", "-F", str(tmp / f"cli{k}.wav"), "-r", str(sample_rate),
+             soundfont, str(midi)],
+            check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+    return (time.perf_counter() - start) / len(midis)
+
+
+def _time_encoding(files: list[Path], sample_rate: int, tmp: Path) -> dict[str, float]:
+    """CPU milliseconds per clip to encode and write the sample clips in each format."""
+    clips = [sf.read(f, dtype="float32")[0] for f in files]
+    options = {
+        "flac_pcm16_level0.5": {"audio_format": "flac", "audio_subtype": "PCM_16",
+                                "flac_compression": 0.5},
+        "flac_pcm16_level0": {"audio_format": "flac", "audio_subtype": "PCM_16",
+                              "flac_compression": 0.0},
+        "flac_pcm24_level0.5": {"audio_format": "flac", "audio_subtype": "PCM_24",
+                                "flac_compression": 0.5},
+        "wav_float32": {"audio_format": "wav"},
+    }
+    out = {}
+    for name, cfg in options.items():
+        suffix = ".wav" if cfg["audio_format"] == "wav" else ".flac"
+        start = time.process_time()
+        for k, audio in enumerate(clips):
+            write_audio(tmp / f"enc{k}{suffix}", audio, sample_rate, cfg)
+        out[name] = round((time.process_time() - start) / len(clips) * 1000, 3)
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", default="results/bench/render.json", help="JSON report")
+    parser.add_argument("--config", default=str(ROOT / "config" / "config.yaml"))
+    parser.add_argument("--dataset", default="notes", help="dataset entry to render")
+    parser.add_argument("--processes", type=int, default=2, help="shards = processes")
+    parser.add_argument("--cli-sample", type=int, default=50, help="clips for the CLI timing")
+    args = parser.parse_args()
+
+    config = yaml.safe_load(Path(args.config).read_text())
+    cfg = dataset_settings({**config["datasets"][args.dataset], "shards": args.processes})
+    soundfonts = config["soundfonts"]
+    sr = int(cfg["sample_rate"])
+    load_before = os.getloadavg()[0]
+    work = Path(tempfile.mkdtemp(prefix="synthmir-bench-"))
+    try:
+        # the playable tables, measured here (and timed) so the bench stands alone
+        playable, playable_seconds = {}, {}
+        for name in cfg["soundfonts"]:
+            start = time.perf_counter()
+            table = measure_playable(soundfonts[name]["path"], None, 100, 0.5, -60.0, sr)
+            playable_seconds[name] = round(time.perf_counter() - start, 2)
+            playable[name] = str(work / f"playable_{name}.csv")
+            table.to_csv(playable[name], index=False)
+
+        ds_dir = work / "dataset"
+        jobs = [
+            (args.dataset, cfg, soundfonts, playable, k, str(ds_dir), str(work / f"m{k}.csv"))
+            for k in range(args.processes)
+        ]
+        start = time.perf_counter()
+        with ProcessPoolExecutor(args.processes) as pool:
+            cpu = list(pool.map(_shard, jobs))
+        merge_manifests([j[-1] for j in jobs], str(ds_dir / "clips.csv"))
+        wall = time.perf_counter() - start
+        clips = pd.read_csv(ds_dir / "clips.csv")
+        n = len(clips)
+
+        sample = clips.iloc[:: max(1, n // args.cli_sample)].head(args.cli_sample)
+        first_sf = soundfonts[cfg["soundfonts"][0]]["path"]
+        cli_per_clip = _time_cli(first_sf, [ds_dir / m for m in sample["midi"]], sr, work)
+        ours_per_clip_core = wall * args.processes / n
+        report = {
+            "dataset": args.dataset,
+            "clips": n,
+            "clip_seconds": cfg["clip_seconds"],
+            "audio": f"{cfg['audio_format']} {cfg.get('audio_subtype', '')}".strip(),
+            "processes": args.processes,
+            "cpu_cores_visible": os.cpu_count(),
+            "load_average_before": round(load_before, 2),
+            "wall_seconds": round(wall, 2),
+            "clips_per_second": round(n / wall, 1),
+            # wall-based: includes process start, imports, sound font loading and I/O waits
+            "clips_per_second_per_core": round(n / wall / args.processes, 1),
+            # CPU-based: what one core does when it is not shared with other jobs
+            "clips_per_cpu_second": round(n / sum(cpu), 1),
+            "fluidsynth_cli_seconds_per_clip": round(cli_per_clip, 4),
+            "fluidsynth_cli_sample": len(sample),
+            "speedup_vs_cli_per_core": round(cli_per_clip / ours_per_clip_core, 1),
+            "speedup_vs_original": round(ORIGINAL_SECONDS_FOR_2000 * n / 2000 / wall, 1),
+            "silent_clips": int(clips["silent"].sum()),
+            "silent_clip_ids": clips.loc[clips["silent"], "clip_id"].tolist(),
+            "peak_max": float(clips["peak"].max()),
+            "encode_ms_per_clip": _time_encoding(
+                [ds_dir / f for f in sample["file"].head(20)], sr, work),
+            "playable_measure_seconds": playable_seconds,
+        }
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+    with atomic_path(args.out) as tmp:
+        tmp.write_text(json.dumps(report, indent=2) + "\n")
+    print(json.dumps(report, indent=2))
+    print(f"\n{n} clips in {report['wall_seconds']} s on {args.processes} processes: "
+          f"{report['clips_per_second_per_core']} clips/s per core, "
+          f"{report['speedup_vs_cli_per_core']}x the fluidsynth command line, "
+          f"{report['silent_clips']} silent clips")
+
+
+if __name__ == "__main__":
+    main()

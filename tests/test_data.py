@@ -1,0 +1,125 @@
+"""Dataset shards: determinism across shard counts, labels, chord content, manifests."""
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import soundfile as sf
+
+from synthmir.data import COLUMNS, ClipDrawer, dataset_settings, merge_manifests, render_shard
+from synthmir.errors import SynthmirError
+from synthmir.instruments import measure_playable
+
+FLUIDR3 = "/usr/share/sounds/sf2/FluidR3_GM.sf2"
+SOUNDFONTS = {"fluidr3": {"path": FLUIDR3, "package": "fluid-soundfont-gm"}}
+PROGRAMS = [0, 24, 40, 56, 73]
+pytestmark = pytest.mark.skipif(
+    not Path(FLUIDR3).is_file(), reason="needs FluidR3_GM (Debian package fluid-soundfont-gm)"
+)
+
+
+@pytest.fixture(scope="module")
+def playable(tmp_path_factory) -> dict[str, str]:
+    path = tmp_path_factory.mktemp("playable") / "fluidr3.csv"
+    measure_playable(FLUIDR3, PROGRAMS, 100, 0.2, -60.0).to_csv(path, index=False)
+    return {"fluidr3": str(path)}
+
+
+def notes_cfg(**over) -> dict:
+    cfg = {"kind": "notes", "clips": 7, "shards": 1, "seed": 5, "sample_rate": 22050,
+           "clip_seconds": 1.0, "note_seconds": 0.5, "audio_format": "flac",
+           "soundfonts": ["fluidr3"], "programs": {"list": PROGRAMS},
+           "pitch": {"min": 40, "max": 90}, "velocity": {"min": 60, "max": 127}}
+    return {**cfg, **over}
+
+
+def build(cfg: dict, playable: dict, root: Path) -> pd.DataFrame:
+    manifests = []
+    for shard in range(cfg["shards"]):
+        manifests.append(root / f"m{shard}.csv")
+        render_shard("t", cfg, SOUNDFONTS, playable, shard, str(root), str(manifests[-1]))
+    merge_manifests([str(m) for m in manifests], str(root / "clips.csv"))
+    return pd.read_csv(root / "clips.csv", keep_default_na=False)
+
+
+def test_clips_do_not_depend_on_shard_count(playable, tmp_path):
+    cfg = notes_cfg(jitter={"detune_cents": 30.0, "snr_db": {"min": 20, "max": 40}})
+    one = build(cfg, playable, tmp_path / "one")
+    three = build({**cfg, "shards": 3}, playable, tmp_path / "three")
+    assert list(one["index"]) == list(three["index"]) == list(range(7))
+    assert list(three["shard"]) == [i % 3 for i in range(7)]
+    same = [c for c in COLUMNS if c not in ("shard", "file", "midi")]
+    pd.testing.assert_frame_equal(one[same], three[same])
+    a_dir, b_dir = tmp_path / "one", tmp_path / "three"
+    for a, b in zip(one.itertuples(), three.itertuples(), strict=True):
+        assert (a_dir / a.midi).read_bytes() == (b_dir / b.midi).read_bytes()
+        x, _ = sf.read(a_dir / a.file, dtype="int16")
+        y, _ = sf.read(b_dir / b.file, dtype="int16")
+        assert np.array_equal(x, y)
+
+
+def test_notes_manifest_and_audio(playable, tmp_path):
+    df = build(notes_cfg(audio_format="wav"), playable, tmp_path)
+    assert list(df.columns) == COLUMNS
+    assert (df["n_notes"] == 1).all() and (df["chord"] == "note").all()
+    assert set(df["program"]) <= set(PROGRAMS) and df["pitch"].between(40, 90).all()
+    assert (df["pitch_classes"].astype(int) == df["pitch"] % 12).all()
+    assert df["velocity"].between(60, 127).all() and (df["snr_db"] == "").all()
+    assert df["clip_id"].iloc[3] == "c000003" and df["file"].iloc[3] == "audio/shard0/c000003.wav"
+    audio, sr = sf.read(tmp_path / df["file"].iloc[0], dtype="float32")
+    assert sr == 22050 and audio.shape == (22050,)
+
+
+def test_draws_only_playable_pitches(playable):
+    cfg = dataset_settings(notes_cfg(programs={"list": [43]}, pitch={"min": 21, "max": 108}))
+    table = measure_playable(FLUIDR3, [43], 100, 0.2, -60.0)
+    drawer = ClipDrawer(cfg, {"fluidr3": table})
+    pitches = {drawer.draw(i).notes[0].pitch for i in range(300)}
+    assert 60 not in pitches and pitches <= set(table.loc[table["sounds"], "pitch"])
+
+
+def spectrum_has(audio: np.ndarray, sr: int, pitch: int) -> bool:
+    """True if the spectrum peaks within 30 cents of ``pitch``'s fundamental, at most 40 dB
+    below the strongest peak."""
+    mag = np.abs(np.fft.rfft(audio[: sr // 2] * np.hanning(sr // 2), 4 * sr))
+    freqs = np.fft.rfftfreq(4 * sr, 1 / sr)
+    f0 = 440.0 * 2 ** ((pitch - 69) / 12)
+    band = (freqs > f0 * 2 ** (-0.3 / 12)) & (freqs < f0 * 2 ** (0.3 / 12))
+    return 20 * np.log10(mag[band].max() / mag.max()) > -40
+
+
+def test_chord_clips_contain_their_pitches(playable, tmp_path):
+    cfg = notes_cfg(kind="chords", clips=8, sample_rate=44100, programs={"list": [0]},
+                    pitch={"min": 48, "max": 84}, jitter={"snr_db": None, "detune_cents": 0,
+                                                          "note_detune_cents": 0})
+    df = build(cfg, playable, tmp_path)
+    assert df["n_notes"].max() > 2
+    for row in df.itertuples():
+        pitches = [int(p) for p in row.pitches.split()]
+        assert row.pitch_classes == " ".join(str(p) for p in sorted({p % 12 for p in pitches}))
+        audio, sr = sf.read(tmp_path / row.file, dtype="float32")
+        assert all(spectrum_has(audio, sr, p) for p in pitches), row
+
+
+def test_chords_with_a_program_per_note(playable):
+    cfg = dataset_settings(notes_cfg(kind="chords", chords={"program_per": "note",
+                                                              "qualities": ["dom9"]}))
+    drawer = ClipDrawer(cfg, {"fluidr3": pd.read_csv(playable["fluidr3"])})
+    clips = [drawer.draw(i) for i in range(20)]
+    assert any(len({n.program for n in c.notes}) > 1 for c in clips)
+    assert all(c.chord in ("note", "dom9") or c.chord[-1].isdigit() for c in clips)
+    assert all(len({n.onset for n in c.notes}) == len(c.notes) for c in clips if len(c.notes) > 1)
+
+
+def test_bad_configs(playable, tmp_path):
+    with pytest.raises(SynthmirError, match="kind"):
+        render_shard("t", notes_cfg(kind="melody"), SOUNDFONTS, playable, 0, str(tmp_path), "m")
+    with pytest.raises(SynthmirError, match="shard 3"):
+        render_shard("t", notes_cfg(), SOUNDFONTS, playable, 3, str(tmp_path), "m")
+    gone = {"fluidr3": {"path": str(tmp_path / "no.sf2"), "package": "fluid-soundfont-gm"}}
+    with pytest.raises(SynthmirError, match="fluid-soundfont-gm"):
+        render_shard("t", notes_cfg(), gone, playable, 0, str(tmp_path), "m")
+    with pytest.raises(SynthmirError, match="pitch range"):
+        render_shard("t", notes_cfg(pitch={"min": 60, "max": 70}, programs={"list": [1]}),
+                     SOUNDFONTS, playable, 0, str(tmp_path), "m")

@@ -1,0 +1,74 @@
+"""Model construction from architecture configs."""
+
+import keras
+import numpy as np
+import pytest
+
+from synthmir.errors import SynthmirError
+from synthmir.models import HarmonicStack, architecture_config, build_model
+
+
+def test_baseline_matches_the_original():
+    model = build_model({"kind": "baseline"}, (44, 115), 7)
+    # Four blocks of two Conv2D, filters 32/64/64/64, flatten, dense, BatchNorm: ≈220k.
+    assert model.count_params() == 220_803
+    assert sum(isinstance(layer, keras.layers.Conv2D) for layer in model.layers) == 8
+    assert model.output_shape == (None, 7)
+
+
+@pytest.mark.parametrize(
+    "arch",
+    [
+        {"kind": "pitchconv"},
+        {"kind": "pitchconv", "harmonics": [], "pool": 2, "global_pool": "maxavg", "dense": []},
+        {"kind": "pitchconv", "time_pool": 1, "filters": [8, 8, 8], "kernel_size": 5},
+    ],
+)
+def test_pitchconv_outputs_probabilities(arch):
+    model = build_model(arch, (44, 115), 7)
+    x = np.random.default_rng(0).random((3, 44, 115), dtype=np.float32)
+    p = keras.ops.convert_to_numpy(model(x, training=False))
+    assert p.shape == (3, 7)
+    np.testing.assert_allclose(p.sum(axis=1), 1.0, rtol=1e-5)
+
+
+def test_multilabel_outputs_are_independent_sigmoids():
+    model = build_model({"kind": "pitchconv"}, (44, 115), 12, multilabel=True)
+    p = keras.ops.convert_to_numpy(model(np.zeros((2, 44, 115), np.float32)))
+    assert p.shape == (2, 12)
+    assert model.layers[-1].activation is keras.activations.sigmoid
+
+
+def test_harmonic_stack_shifts_by_semitone_offsets():
+    x = np.arange(2 * 3 * 10, dtype=np.float32).reshape(2, 3, 10)
+    out = keras.ops.convert_to_numpy(HarmonicStack([0, 2, 5], bins_per_semitone=1)(x))
+    assert out.shape == (2, 3, 10, 3)
+    np.testing.assert_array_equal(out[..., 0], x)
+    np.testing.assert_array_equal(out[..., :8, 1], x[..., 2:])
+    np.testing.assert_array_equal(out[..., 8:, 1], 0.0)
+    np.testing.assert_array_equal(out[..., :5, 2], x[..., 5:])
+
+
+def test_harmonic_stack_scales_offsets_to_bins():
+    x = np.arange(12, dtype=np.float32).reshape(1, 1, 12)
+    out = keras.ops.convert_to_numpy(HarmonicStack([1], bins_per_semitone=3)(x))
+    np.testing.assert_array_equal(out[0, 0, :9, 0], x[0, 0, 3:])
+
+
+def test_defaults_fill_missing_keys():
+    cfg = architecture_config({"kind": "pitchconv", "filters": [16]})
+    assert cfg["filters"] == [16] and cfg["kernel_size"] == 3
+
+
+@pytest.mark.parametrize(
+    ("arch", "message"),
+    [
+        ({"kind": "pitchconv", "kernal_size": 3}, "kernal_size"),
+        ({"kind": "baseline", "time_pool": 2}, "time_pool"),
+        ({"kind": "transformer"}, "transformer"),
+        ({"kind": "pitchconv", "global_pool": "median"}, "global_pool"),
+    ],
+)
+def test_bad_architecture_raises(arch, message):
+    with pytest.raises(SynthmirError, match=message):
+        build_model(arch, (44, 115), 7)

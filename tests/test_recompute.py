@@ -1,0 +1,115 @@
+"""Stale-only recompute: after a full run, a config edit plans exactly the stale jobs."""
+
+import os
+import re
+import shutil
+from collections import Counter
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import ROOT, TINY_CONFIG, run_snakemake
+
+pytestmark = pytest.mark.e2e
+JOB_HEADER = re.compile(r"^(?:local)?rule (\w+):$")
+DOWNSTREAM_OF_TRAIN = {"train": 1, "evaluate": 1, "leaderboard": 1, "report": 1, "all": 1}
+
+
+def planned_jobs(workdir: Path, config: dict) -> list[tuple[str, dict]]:
+    """(rule, wildcards) of every job a dry run of ``config`` in ``workdir`` would run."""
+    path = workdir / "edited.yaml"
+    path.write_text(yaml.safe_dump(config))
+    result = run_snakemake(workdir, "-n", "--configfile", str(path), timeout=120)
+    assert result.returncode == 0, result.stderr[-3000:]
+    jobs, rule = [], None
+    for line in result.stdout.splitlines():
+        if match := JOB_HEADER.match(line.strip()):
+            rule = match.group(1)
+            jobs.append((rule, {}))
+        elif rule and line.strip().startswith("wildcards:"):
+            pairs = line.strip().removeprefix("wildcards:").split(",")
+            jobs[-1] = (rule, dict(p.strip().split("=", 1) for p in pairs))
+    return jobs
+
+
+def counts(jobs) -> dict[str, int]:
+    return dict(Counter(rule for rule, _ in jobs))
+
+
+@pytest.fixture(scope="module")
+def workdir(tiny_run, tmp_path_factory) -> Path:
+    """A private copy of the finished tiny run (mtimes and Snakemake metadata kept)."""
+    copy = tmp_path_factory.mktemp("recompute") / "run"
+    shutil.copytree(tiny_run, copy, symlinks=True)
+    return copy
+
+
+@pytest.fixture
+def config() -> dict:
+    return yaml.safe_load(TINY_CONFIG.read_text())
+
+
+def model_entry(config: dict) -> dict:
+    return config["models"]["tinyconv"]
+
+
+def test_a_nothing_changed_plans_nothing(workdir, config):
+    assert planned_jobs(workdir, config) == []
+
+
+def test_b_learning_rate_edit_retrains_only_that_model(workdir, config):
+    model_entry(config)["sweep"]["training.learning_rate"] = [0.01]
+    jobs = planned_jobs(workdir, config)
+    assert counts(jobs) == DOWNSTREAM_OF_TRAIN
+    trained = {w["model"] for rule, w in jobs if rule == "train"}
+    assert trained == {"tinyconv_learning_rate-0.01"}
+
+
+def test_c_added_sweep_value_runs_only_the_new_variant(workdir, config):
+    model_entry(config)["sweep"]["training.learning_rate"].append(0.01)
+    jobs = planned_jobs(workdir, config)
+    assert counts(jobs) == DOWNSTREAM_OF_TRAIN
+    assert {w["model"] for rule, w in jobs if rule == "evaluate"} == {
+        "tinyconv_learning_rate-0.01"}
+
+
+def test_d_feature_edit_reextracts_and_retrains_without_rendering(workdir, config):
+    config["features"]["pitchgram"]["floor_db"] = -100.0
+    jobs = counts(planned_jobs(workdir, config))
+    shards = config["datasets"]["tiny"]["shards"]
+    assert jobs == {"features_shard": shards, "features": 1, **DOWNSTREAM_OF_TRAIN}
+
+
+def test_e_clip_count_edit_reruns_that_dataset_only(workdir, config):
+    config["datasets"]["tiny"]["clips"] = 40
+    jobs = planned_jobs(workdir, config)
+    datasets = {w["dataset"] for _, w in jobs if "dataset" in w}
+    assert datasets == {"tiny"}
+    shards = config["datasets"]["tiny"]["shards"]
+    assert counts(jobs) == {"render_shard": shards, "clips": 1, "splits": 1,
+                            "features_shard": shards, "features": 1, **DOWNSTREAM_OF_TRAIN}
+
+
+def test_f_reverted_edit_finds_earlier_results(workdir, config):
+    edited = yaml.safe_load(TINY_CONFIG.read_text())
+    model_entry(edited)["sweep"]["training.learning_rate"] = [0.01]
+    path = workdir / "edited.yaml"
+    path.write_text(yaml.safe_dump(edited))
+    result = run_snakemake(workdir, "-j2", "--configfile", str(path))
+    assert result.returncode == 0, result.stderr[-3000:]
+    jobs = counts(planned_jobs(workdir, config))
+    assert "train" not in jobs and "evaluate" not in jobs
+    assert jobs == {"leaderboard": 1, "report": 1, "all": 1}
+
+
+def test_g_library_edit_reruns_the_stages_that_use_it(workdir, config):
+    """Library modules are declared inputs of the rules that run them (see README)."""
+    module = ROOT / "src/synthmir/plots.py"
+    before = module.stat()
+    try:
+        os.utime(module, (before.st_atime, before.st_mtime + 10_000_000))
+        jobs = counts(planned_jobs(workdir, config))
+    finally:
+        os.utime(module, (before.st_atime, before.st_mtime))
+    assert jobs == {"evaluate": 1, "leaderboard": 1, "report": 1, "all": 1}

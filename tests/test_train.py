@@ -1,0 +1,206 @@
+"""Training on tiny synthetic pitchgrams: artifacts, reload, scaler, reproducibility."""
+
+import json
+
+import h5py
+import numpy as np
+import pandas as pd
+import pytest
+
+from synthmir import train
+from synthmir.errors import SynthmirError
+from synthmir.predictor import Predictor, Scaler
+from synthmir.train import ClipBatches, train_model
+
+FRAMES, BINS = 8, 48
+FAMILIES = ["brass", "organ", "piano"]
+# Tiny and fast: one epoch of 2 small blocks, no early stopping.
+TINY = {
+    "dataset": "synthetic",
+    "features": "pitchgram",
+    "target": "family",
+    "architecture": {"kind": "pitchconv", "time_pool": 2, "filters": [8, 8], "dense": [8]},
+    "training": {"seed": 3, "batch_size": 16, "epochs": 2, "patience": 0},
+}
+
+
+def make_dataset(folder, n: int = 96, test_offset: float = 0.0, seed: int = 0):
+    """Write a features HDF5 and a splits table of synthetic single notes.
+
+    Each clip is a Gaussian bump at a random pitch bin plus harmonics whose amplitudes and
+    decay depend on the family; ``test_offset`` is added to the test clips only.
+    """
+    rng = np.random.default_rng(seed)
+    family = rng.integers(0, len(FAMILIES), n)
+    pitch = rng.integers(0, BINS - 20, n)
+    amps = np.array([[1.0, 0.1, 0.6], [1.0, 0.8, 0.1], [1.0, 0.4, 0.4]])
+    decay = np.array([0.5, 0.0, 2.0])
+    t = np.linspace(0, 1, FRAMES)[:, None]
+    b = np.arange(BINS)[None, :]
+    x = np.zeros((n, FRAMES, BINS), np.float32)
+    for i in range(n):
+        spec = sum(
+            a * np.exp(-0.5 * ((b - pitch[i] - off) / 0.7) ** 2)
+            for a, off in zip(amps[family[i]], (0, 12, 19), strict=True)
+        )
+        x[i] = 0.7 * np.exp(-decay[family[i]] * t) * spec + rng.uniform(0, 0.05, (FRAMES, BINS))
+    ids = np.array([f"clip-{i:04d}" for i in range(n)])
+    split = np.array(["train", "valid", "test"])[np.arange(n) % 5 // 2 % 3]
+    x[split == "test"] += test_offset
+    h5_path, splits_path = folder / "features.h5", folder / "splits.csv"
+    with h5py.File(h5_path, "w") as h5:
+        h5["features"] = np.clip(x, 0, None)
+        h5["clip_id"] = ids.astype(object)
+        h5["labels/family"] = np.array(FAMILIES, dtype=object)[family]
+        h5["labels/pitch_classes"] = np.array(
+            [f"{p % 12} {(p + 7) % 12}" for p in pitch], dtype=object
+        )
+        h5.attrs.update({"kind": "pitchgram", "bins_per_semitone": 1, "floor_db": -120.0})
+    pd.DataFrame({"clip_id": ids, "split": split}).to_csv(splits_path, index=False)
+    return h5_path, splits_path
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    return make_dataset(tmp_path_factory.mktemp("data"))
+
+
+@pytest.fixture(scope="module")
+def trained(data, tmp_path_factory):
+    """Train TINY once; keep the in-memory model to compare the saved one against."""
+    out = tmp_path_factory.mktemp("model")
+    captured = {}
+    original = train._write_artifacts
+
+    def capture(out_dir, model, *args, **kwargs):
+        captured["model"] = model
+        original(out_dir, model, *args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(train, "_write_artifacts", capture)
+        train_model(*data, TINY, out, threads=2)
+    return out, captured["model"]
+
+
+def test_artifacts_are_written(trained):
+    out, _ = trained
+    names = {"model.keras", "preprocessing.json", "history.csv", "summary.txt", "train.json"}
+    assert names <= {p.name for p in out.iterdir()}
+    history = pd.read_csv(out / "history.csv")
+    assert list(history.columns) == ["epoch", "loss", "error", "val_loss", "val_error", "lr"]
+    assert history["epoch"].tolist() == [1, 2]
+    info = json.loads((out / "train.json").read_text())
+    assert info["epochs_run"] == 2 and info["cores"] == 2
+    assert info["parameters"] > 0 and info["wall_time_s"] > 0
+    assert f"Model parameters: {info['parameters']} " in (out / "summary.txt").read_text()
+
+
+def test_reloaded_predictor_matches_trained_model(data, trained):
+    out, model = trained
+    predictor = Predictor.load(out)
+    assert predictor.label_names == FAMILIES
+    assert predictor.target == "family"
+    assert predictor.input_shape == (FRAMES, BINS)
+    assert predictor.feature_params["kind"] == "pitchgram"
+    with h5py.File(data[0]) as h5:
+        x = h5["features"][:40]
+    expected = model(predictor.scaler(x), training=False).numpy()
+    got = predictor.predict_features(x)
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(predictor.predict_features(x[0]), got[:1], rtol=1e-5, atol=1e-6)
+
+
+def test_predictor_rejects_wrong_shape(trained):
+    predictor = Predictor.load(trained[0])
+    with pytest.raises(SynthmirError, match="do not fit"):
+        predictor.predict_features(np.zeros((2, FRAMES + 1, BINS), np.float32))
+
+
+def test_predictor_needs_the_files(tmp_path):
+    with pytest.raises(SynthmirError, match="train the model first"):
+        Predictor.load(tmp_path)
+
+
+def test_scaler_is_fitted_on_train_only(tmp_path):
+    # Test clips shifted by +5: a scaler that saw them would have a mean far above 1.
+    h5_path, splits_path = make_dataset(tmp_path, test_offset=5.0)
+    cfg = {**TINY, "training": {**TINY["training"], "epochs": 1, "standardize": "per_bin"}}
+    train_model(h5_path, splits_path, cfg, tmp_path / "m", threads=2)
+    scaler = json.loads((tmp_path / "m" / "preprocessing.json").read_text())["scaler"]
+    splits = pd.read_csv(splits_path)
+    with h5py.File(h5_path) as h5:
+        x = h5["features"][np.flatnonzero(splits["split"] == "train")]
+    assert scaler["kind"] == "per_bin" and len(scaler["mean"]) == BINS
+    np.testing.assert_allclose(scaler["mean"], x.mean(axis=(0, 1)), rtol=1e-5)
+    np.testing.assert_allclose(scaler["std"], x.std(axis=(0, 1)), rtol=1e-4)
+
+
+def test_scaler_kinds():
+    x = np.random.default_rng(0).random((10, 4, 6))
+    g = Scaler.fit("global", [x[:5], x[5:]])
+    np.testing.assert_allclose(g.mean, [x.mean()])
+    np.testing.assert_allclose(g(x).std(), 1.0, rtol=1e-4)
+    assert Scaler.fit("none", [x])(x).dtype == np.float32
+    with pytest.raises(SynthmirError, match="standardize"):
+        Scaler.fit("minmax", [x])
+
+
+def test_training_is_reproducible_and_streaming_matches_memory(data, trained, tmp_path):
+    # Same seed, features streamed from disk instead of read into memory: same batches,
+    # same augmentation draws, so the same history up to float round-off.
+    cfg = {**TINY, "training": {**TINY["training"], "in_memory_mb": 0}}
+    train_model(*data, cfg, tmp_path, threads=2)
+    first = pd.read_csv(trained[0] / "history.csv")
+    second = pd.read_csv(tmp_path / "history.csv")
+    np.testing.assert_allclose(second.to_numpy(), first.to_numpy(), rtol=1e-3, atol=1e-4)
+
+
+def test_multilabel_target(data, tmp_path):
+    cfg = {**TINY, "target": "pitch_classes", "training": {**TINY["training"], "epochs": 1}}
+    train_model(*data, cfg, tmp_path, threads=2)
+    predictor = Predictor.load(tmp_path)
+    assert predictor.label_names[:3] == ["C", "C#", "D"] and len(predictor.label_names) == 12
+    with h5py.File(data[0]) as h5:
+        assert predictor.predict_features(h5["features"][:3]).shape == (3, 12)
+
+
+def test_batches_shuffle_and_shift_deterministically():
+    x = np.zeros((20, 2, 10), np.float32)
+    x[:, :, 4] = 1.0
+    labels = np.arange(20)
+    make = lambda: ClipBatches(x, np.arange(20), labels, 8, Scaler(), seed=1, pitch_shift=2)  # noqa: E731
+    a, b = make(), make()
+    xa, ya = a[0]
+    xb, yb = b[0]
+    np.testing.assert_array_equal(xa, xb)
+    np.testing.assert_array_equal(ya, yb)
+    peaks = xa.argmax(axis=2)
+    assert set(np.unique(peaks)) <= {2, 3, 4, 5, 6} and len(np.unique(peaks)) > 1
+    assert sorted(np.concatenate([a[i][1] for i in range(len(a))])) == list(range(20))
+    a.on_epoch_end()
+    assert not np.array_equal(a[0][1], ya)
+    plain = ClipBatches(x, np.arange(20), labels, 8, Scaler())
+    np.testing.assert_array_equal(plain[0][0], x[:8])
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"architecture": {"kind": "pitchconv", "fliters": [8]}}, "fliters"),
+        ({"training": {"learning_rte": 0.1}}, "learning_rte"),
+        ({"training": {"optimizer": "adagrad"}}, "adagrad"),
+        ({"target": "colour"}, "colour"),
+        ({"epochs": 3}, "epochs"),
+    ],
+)
+def test_bad_config_raises(data, tmp_path, change, message):
+    with pytest.raises(SynthmirError, match=message):
+        train_model(*data, {**TINY, **change}, tmp_path, threads=2)
+
+
+def test_splits_must_match_features(data, tmp_path):
+    splits = pd.read_csv(data[1])
+    extra = pd.DataFrame({"clip_id": ["not-in-features"], "split": ["train"]})
+    pd.concat([splits, extra]).to_csv(tmp_path / "splits.csv", index=False)
+    with pytest.raises(SynthmirError, match="have no features"):
+        train_model(data[0], tmp_path / "splits.csv", TINY, tmp_path / "m", threads=2)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from playwright.sync_api import expect, sync_playwright
 
 from synthmir.web import create_app
 from tests.test_web import running_server
@@ -21,6 +22,8 @@ CHROMIUM_ARGS = [
     "--no-sandbox",  # the tests may run as root, where Chromium's sandbox refuses to start
     "--disable-gpu", "--disable-background-networking", "--disable-component-update",
     "--disable-sync", "--no-first-run",
+    # A synthetic microphone (a beeping tone) that needs no permission prompt.
+    "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
 ]
 SCREENSHOT_COPY = Path("/tmp/synthmir_web.png")  # where a person can look at the last run
 
@@ -31,8 +34,6 @@ pytestmark = [pytest.mark.browser, pytest.mark.e2e]
 def browser():
     if not CHROMIUM.exists():
         pytest.fail(f"{CHROMIUM} is missing; run `make setup-test` (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         yield browser
@@ -57,8 +58,9 @@ def test_page_classifies_a_rendered_clip(browser, tiny_run, tmp_path):
         page.on("request", lambda r: requested.append(r.url))
 
         page.goto(url + "/")
-        page.wait_for_function("document.getElementById('model').textContent.includes('model')")
-        assert best in page.text_content("#model")
+        # Playwright's wait_for_function evaluates strings, which the page's CSP forbids;
+        # expect() polls without eval.
+        expect(page.locator("#model")).to_contain_text(best)
 
         # A bad file: the server's one-line error appears, no result.
         with page.expect_response("**/api/v1/predict") as response:
@@ -88,6 +90,17 @@ def test_page_classifies_a_rendered_clip(browser, tiny_run, tmp_path):
         screenshot = tmp_path / "synthmir_web.png"
         page.screenshot(path=str(screenshot), full_page=True)
         shutil.copyfile(screenshot, SCREENSHOT_COPY)
+
+        # Record from the (fake) microphone: MediaRecorder -> WAV in the page -> upload.
+        page.click("#record")
+        expect(page.locator("#record")).to_contain_text("Stop")
+        page.wait_for_timeout(1500)
+        with page.expect_response("**/api/v1/predict") as response:
+            page.click("#record")
+        assert response.value.status == 200, response.value.text()
+        expect(page.locator("#filename")).to_have_text("recording.wav")
+        expect(page.locator("#status")).to_be_empty()
+        assert page.text_content("#label") in labels
         page.close()
 
     assert problems == []

@@ -30,6 +30,7 @@ from synthmir.predict import (
 
 SR = 44100
 TOY_LABELS = ["brass", "organ", "piano"]
+PITCH_CLASSES = ["C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B"]
 TOY_FRAMES = 44  # a 2 s clip at 44.1 kHz with hop 2048
 
 
@@ -41,30 +42,36 @@ def sine(seconds: float, sr: int = SR, freq: float = 440.0, channels: int = 1,
     return x if channels == 1 else np.repeat(x[:, None], channels, axis=1)
 
 
-def make_toy_model(folder: Path, sample_rate: int | None = SR) -> Path:
-    """A tiny untrained-but-deterministic softmax model over TOY_LABELS, saved like train.py.
+def make_toy_model(folder: Path, sample_rate: int | None = SR, multilabel: bool = False
+                   ) -> Path:
+    """A tiny untrained-but-deterministic model, saved like train.py.
 
-    Returns the folder, holding ``model.keras`` and ``preprocessing.json``.
+    Softmax over TOY_LABELS, or with ``multilabel`` 12 sigmoids over PITCH_CLASSES with a
+    saved threshold. Returns the folder, holding ``model.keras`` and ``preprocessing.json``.
     """
     import keras
 
     folder.mkdir(parents=True, exist_ok=True)
+    labels = PITCH_CLASSES if multilabel else TOY_LABELS
     params = FeatureParams()
     keras.utils.set_random_seed(0)
     model = keras.Sequential([
         keras.Input((TOY_FRAMES, params.n_bins())),
         keras.layers.GlobalAveragePooling1D(),
-        keras.layers.Dense(len(TOY_LABELS), activation="softmax"),
+        keras.layers.Dense(len(labels), activation="sigmoid" if multilabel else "softmax"),
     ])
     model.save(folder / "model.keras")
     feature_params = {**params.to_dict(), "window": "hann", "synthmir_version": "test"}
     if sample_rate is not None:
         feature_params["sample_rate"] = sample_rate
-    (folder / "preprocessing.json").write_text(json.dumps({
-        "target": "family", "multilabel": False, "label_names": TOY_LABELS,
-        "input_shape": [TOY_FRAMES, params.n_bins()], "feature_params": feature_params,
-        "scaler": {"kind": "none", "mean": [], "std": []},
-    }))
+    preprocessing = {
+        "target": "pitch_classes" if multilabel else "family", "multilabel": multilabel,
+        "label_names": labels, "input_shape": [TOY_FRAMES, params.n_bins()],
+        "feature_params": feature_params, "scaler": {"kind": "none", "mean": [], "std": []},
+    }
+    if multilabel:
+        preprocessing["threshold"] = 0.5
+    (folder / "preprocessing.json").write_text(json.dumps(preprocessing))
     return folder
 
 
@@ -199,6 +206,14 @@ def test_classify_skips_silent_windows(toy):
     assert classify(toy, audio, SR).windows <= 3
     with pytest.raises(SynthmirError, match="silent"):
         classify(toy, np.zeros(5 * SR, np.float32), SR)
+
+
+def test_multilabel_model_predicts_every_class_over_its_threshold(tmp_path):
+    classifier = Classifier.load(make_toy_model(tmp_path / "chords", multilabel=True))
+    prediction = classify(classifier, sine(2.0) + sine(2.0, freq=554.37), SR)
+    assert list(prediction.probabilities) == PITCH_CLASSES
+    assert prediction.labels == [n for n, p in prediction.probabilities.items() if p >= 0.5]
+    assert prediction.label == (" ".join(prediction.labels) or "none")
 
 
 def test_model_without_a_recorded_rate_assumes_the_render_default(tmp_path, caplog):

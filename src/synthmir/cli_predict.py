@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import json
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 from synthmir.errors import SynthmirError
@@ -84,14 +86,35 @@ def add_subcommands(subparsers: argparse._SubParsersAction) -> None:
     s.set_defaults(func=run_serve)
 
 
-def _quiet_tensorflow() -> None:
-    """Keep TensorFlow's start-up chatter off stderr, which carries the per-file errors."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+@contextlib.contextmanager
+def _native_stderr_silenced() -> Iterator[None]:
+    """Send writes to file descriptor 2 by native code to /dev/null for the block."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "wb") as devnull:
+            os.dup2(devnull.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def _import_tensorflow_quietly() -> None:
+    """Import the prediction stack without TensorFlow's start-up chatter on stderr.
+
+    stderr carries the one-line errors of this command. TF_CPP_MIN_LOG_LEVEL=3 silences
+    TensorFlow's later native logs, but not the lines it writes while loading (absl logs
+    before its logging is initialised), hence the redirection around the import alone.
+    """
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    with _native_stderr_silenced():
+        import synthmir.predict  # noqa: F401
 
 
 def run_predict(args: argparse.Namespace) -> int:
     """Classify every file; 0 when all were classified, 2 when any failed."""
-    _quiet_tensorflow()
+    _import_tensorflow_quietly()
     from synthmir.predict import Classifier, audio_files, classify_source, find_model
 
     files = audio_files(args.files)
@@ -156,7 +179,7 @@ def _write_csv(out: str, rows: list[dict], label_names: list[str]) -> None:
 
 def run_serve(args: argparse.Namespace) -> int:
     """Run the web app with uvicorn until interrupted."""
-    _quiet_tensorflow()
+    _import_tensorflow_quietly()
     import uvicorn
 
     from synthmir.predict import find_model

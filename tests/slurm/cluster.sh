@@ -49,11 +49,11 @@ ensure_packages() {
     fi
 }
 
-# Wait up to $2 seconds for command $1 (a string) to succeed.
+# Wait up to $2 seconds for command $1 (a string, run by bash) to succeed, 5 s per attempt.
 wait_for() {
-    local i
-    for ((i = 0; i < $2 * 4; i++)); do
-        eval "$1" >/dev/null 2>&1 && return 0
+    local deadline=$((SECONDS + $2))
+    while ((SECONDS < deadline)); do
+        timeout 5 bash -c "$1" >/dev/null 2>&1 && return 0
         sleep 0.25
     done
     return 1

@@ -1,0 +1,142 @@
+"""Train the baseline and the default model side by side; compare test error, AUC and time.
+
+Usage::
+
+    python bench/bench_train.py --out results/bench/train.json \\
+        --features data/notes/features/pitchgram.h5 --splits data/notes/splits.csv
+
+Works for any dataset's files (e.g. the 16-family task): the classes come from the
+features' ``labels/{target}`` column. Wall times are what :func:`synthmir.train.train_model`
+records (reading, fitting, saving); on a shared machine they depend on the load, which the
+output records (load average before and after).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pandas as pd
+from sklearn.metrics import roc_auc_score
+
+from synthmir.io import atomic_path
+from synthmir.predictor import Predictor
+from synthmir.train import train_model
+
+# The original recipe: its architecture with the training defaults, at most 30 epochs
+# (the prototype was still improving at 30), early stopping patience 6.
+MODELS = {
+    "baseline": {"architecture": {"kind": "baseline"}, "training": {"epochs": 30, "patience": 6}},
+    # Empty sections: every option at the library's defaults, i.e. the recommended model.
+    "default": {"architecture": {"kind": "pitchconv"}, "training": {}},
+}
+
+
+def evaluate(model_dir: Path, features_h5: str, splits_csv: str) -> dict:
+    """Test error and macro AUC (one-vs-rest) of a trained model on the test split."""
+    predictor = Predictor.load(model_dir)
+    splits = pd.read_csv(splits_csv, dtype={"clip_id": str})
+    test_ids = set(splits.loc[splits["split"] == "test", "clip_id"])
+    with h5py.File(features_h5, "r") as h5:
+        rows = np.flatnonzero(np.isin(h5["clip_id"].asstr()[...], list(test_ids)))
+        x = h5["features"][rows]
+        ds = h5["labels"][predictor.target]
+        labels = (ds.asstr() if h5py.check_string_dtype(ds.dtype) else ds)[...][rows]
+    started = time.perf_counter()
+    proba = predictor.predict_features(x)
+    predict_s = time.perf_counter() - started
+    if predictor.multilabel:
+        truth = np.zeros_like(proba)
+        for i, text in enumerate(labels):
+            truth[i, [int(pc) % 12 for pc in str(text).split()]] = 1.0
+        error = float(np.mean(np.any((proba > 0.5) != truth.astype(bool), axis=1)))
+        present = truth.min(axis=0) != truth.max(axis=0)
+        auc = roc_auc_score(truth[:, present], proba[:, present], average="macro")
+    else:
+        names = predictor.label_names
+        truth = np.array([names.index(str(v)) for v in labels])
+        error = float(np.mean(proba.argmax(axis=1) != truth))
+        auc = roc_auc_score(
+            truth, proba, multi_class="ovr", average="macro", labels=np.arange(len(names))
+        )
+    return {
+        "test_clips": len(rows),
+        "test_error": error,
+        "macro_auc": float(auc),
+        "predict_ms_per_clip": 1000 * predict_s / max(len(rows), 1),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--out", required=True, help="JSON file for the results")
+    parser.add_argument("--features", required=True, help="features HDF5")
+    parser.add_argument("--splits", required=True, help="splits.csv")
+    parser.add_argument("--target", default="family", help="labels/ column (default family)")
+    parser.add_argument("--threads", type=int, default=2, help="CPU threads (default 2)")
+    parser.add_argument(
+        "--models", default="baseline,default", help="comma-separated subset of baseline,default"
+    )
+    parser.add_argument(
+        "--work-dir", default=None, help="where the models are saved (default: beside --out)"
+    )
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+
+    out = Path(args.out)
+    work = Path(args.work_dir) if args.work_dir else out.with_suffix("")
+    results: dict = {
+        "features": args.features,
+        "splits": args.splits,
+        "target": args.target,
+        "threads": args.threads,
+        "cpu_count": os.cpu_count(),
+        "load_average_before": list(os.getloadavg()),
+        "models": {},
+    }
+    for name in args.models.split(","):
+        cfg = {"dataset": "bench", "features": "bench", "target": args.target, **MODELS[name]}
+        train_model(args.features, args.splits, cfg, work / name, threads=args.threads)
+        info = json.loads((work / name / "train.json").read_text())
+        results["models"][name] = {
+            **evaluate(work / name, args.features, args.splits),
+            "wall_time_s": info["wall_time_s"],
+            "seconds_per_epoch": info["seconds_per_epoch"],
+            "epochs_run": info["epochs_run"],
+            "best_epoch": info["best_epoch"],
+            "parameters": info["parameters"],
+            "architecture": info["architecture"],
+            "training": info["training"],
+        }
+    results["load_average_after"] = list(os.getloadavg())
+    models = results["models"]
+    if {"baseline", "default"} <= set(models):
+        results["time_ratio_baseline_over_default"] = (
+            models["baseline"]["wall_time_s"] / models["default"]["wall_time_s"]
+        )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(out) as tmp:
+        tmp.write_text(json.dumps(results, indent=2) + "\n")
+
+    print(f"{'model':10} {'test error':>10} {'macro AUC':>10} {'wall s':>8} {'s/epoch':>8} epochs")
+    for name, r in models.items():
+        print(
+            f"{name:10} {100 * r['test_error']:9.2f}% {r['macro_auc']:10.5f}"
+            f" {r['wall_time_s']:8.1f} {r['seconds_per_epoch']:8.2f} {r['epochs_run']}"
+        )
+    if "time_ratio_baseline_over_default" in results:
+        print(f"baseline / default wall time: {results['time_ratio_baseline_over_default']:.1f}x")
+    print(f"load average before {results['load_average_before']}, after"
+          f" {results['load_average_after']} on {os.cpu_count()} cores")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -11,7 +11,7 @@ SYSTEM_PACKAGES := libfluidsynth3 fluid-soundfont-gm timgm6mb-soundfont
 TEST_PACKAGES := chromium
 BENCH_PACKAGES := fluidsynth
 
-.PHONY: setup setup-test report test bench lint serve clean
+.PHONY: setup setup-test report test test-slurm bench lint serve clean
 .DEFAULT_GOAL := report
 
 # Install whatever of $(1) is missing: with apt-get as root, otherwise print the command.
@@ -50,6 +50,11 @@ report: setup
 
 test: setup-test
 	$(BIN)/pytest
+
+# The slurm profile on a throw-away single-node SLURM cluster (root; installs slurm-wlm, munge,
+# slurmdbd and mariadb-server when missing, runs every daemon from a temp dir, stops them after).
+test-slurm: setup
+	SYNTHMIR_SLURM=1 $(BIN)/pytest -m slurm -rP tests/slurm/test_slurm.py
 
 bench: setup
 	$(call ensure_packages,$(BENCH_PACKAGES))

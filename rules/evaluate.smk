@@ -11,13 +11,23 @@ rule evaluate:
     output:
         metrics="results/models/{model}/evaluation/metrics.json",
         predictions="results/models/{model}/evaluation/predictions.csv",
-        plots=directory("results/models/{model}/evaluation/plots"),
+        # Which plots exist depends on the task, hence a folder; the report takes its PNGs.
+        plots=report(
+            directory("results/models/{model}/evaluation/plots"),
+            patterns=["{plot}.png"],
+            caption="captions/evaluation_plot.rst",
+            category="Models",
+            subcategory="{model}",
+            labels={"model": "{model}", "plot": "{plot}"},
+        ),
     params:
         dataset_dir=lambda w: f"data/{get_model(w)['dataset']}",
     conda:
         "../environment.yml"
     log:
         "logs/models/{model}/evaluate.log",
+    benchmark:
+        "benchmarks/models/{model}/evaluate.tsv"
     threads: 2
     resources:
         mem_mb=4000,
@@ -32,7 +42,12 @@ rule leaderboard:
         train=model_files("train.json"),
         code=library("evaluate.py"),
     output:
-        leaderboard="results/leaderboard.csv",
+        leaderboard=report(
+            "results/leaderboard.csv",
+            caption="captions/leaderboard.rst",
+            category="Leaderboard",
+            labels={"table": "leaderboard"},
+        ),
         best="results/best_model",
     params:
         models=MODELS,

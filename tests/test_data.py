@@ -123,3 +123,35 @@ def test_bad_configs(playable, tmp_path):
     with pytest.raises(SynthmirError, match="pitch range"):
         render_shard("t", notes_cfg(pitch={"min": 60, "max": 70}, programs={"list": [1]}),
                      SOUNDFONTS, playable, 0, str(tmp_path), "m")
+
+
+def test_chords_mixed_from_rendered_notes(playable, tmp_path):
+    source = notes_cfg(clips=40, audio_format="wav", programs={"list": [0, 40]},
+                       pitch={"min": 60, "max": 67})
+    build(source, playable, tmp_path / "notes")
+    cfg = {**source, "kind": "chords", "clips": 5, "chord_source": "mix",
+           "mix": {"source": "notes", "weight_db": {"min": -6.0, "max": 0.0}},
+           "chords": {"qualities": ["maj", "min"], "program_per": "note"},
+           # onsets are listed to 0.1 ms, too coarse to rebuild a mix with them exactly
+           "jitter": {"snr_db": None, "gain_db": {"min": 0.0, "max": 0.0},
+                      "onset_spread_ms": 0.0}}
+    df = build(cfg, playable, tmp_path / "mixed")
+    assert (df["midi"] == "").all() and (df["n_notes"] >= 1).all()
+    for row in df.itertuples():
+        sources, weights = row.sources.split(), [float(w) for w in row.weights_db.split()]
+        assert len(sources) == row.n_notes == len(weights)
+        want = sum(sf.read(tmp_path / "notes" / src, dtype="float32")[0] * 10 ** (w / 20)
+                   for src, w in zip(sources, weights, strict=True))
+        got, _ = sf.read(tmp_path / "mixed" / row.file, dtype="float32")
+        assert np.abs(got - want).max() < 1e-3 * np.abs(want).max()  # weights are rounded
+    with pytest.raises(SynthmirError, match="render it first"):
+        render_shard("t", {**cfg, "mix": {"source": "nothing"}}, SOUNDFONTS, playable, 0,
+                     str(tmp_path / "mixed"), "m")
+
+
+def test_silent_clips_are_flagged_and_logged(playable, tmp_path, caplog):
+    df = build(notes_cfg(clips=2, silence_db=-40.0, velocity={"min": 1, "max": 1}), playable,
+               tmp_path)
+    assert df["silent"].all() and (df["max_rms_db"] < -40).all()
+    assert (df["max_rms_db"] > df["rms_db"]).all()
+    assert "2 of 2 clips are silent" in caplog.text

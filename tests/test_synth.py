@@ -68,9 +68,14 @@ def test_events_land_on_block_boundaries(renderer):
     assert first >= round(1000 / BLOCK) * BLOCK and first < 1000 + BLOCK
 
 
-def test_clip_does_not_depend_on_what_was_rendered_before(renderer):
+@pytest.mark.parametrize("effects", [False, True])
+def test_clip_does_not_depend_on_what_was_rendered_before(effects):
+    def fresh():
+        return Renderer({"fluidr3": FLUIDR3}, sample_rate=SR, reverb=effects, chorus=effects)
+
     target = note_events(0, 60, 90, 1.0, SR)
-    alone = Renderer({"fluidr3": FLUIDR3}, sample_rate=SR).render(target, "fluidr3", 2 * SR)
+    alone = fresh().render(target, "fluidr3", 2 * SR)
+    renderer = fresh()
     # notes still ringing at the end of their clip (guitar, strings), other pans and slots
     for program, pitch in ((24, 40), (48, 72), (73, 84), (0, 30)):
         renderer.render(note_events(program, pitch, 127, 1.9, SR), "fluidr3", 2 * SR)
@@ -93,3 +98,28 @@ def test_resolve_soundfont(monkeypatch, tmp_path):
         resolve_soundfont("fluidr4")
     with pytest.raises(SynthmirError, match="not found"):
         resolve_soundfont(str(tmp_path / "x.sf2"))
+
+
+def run_cli(*argv: str) -> int:
+    import argparse
+
+    from synthmir import cli_audio
+
+    parser = argparse.ArgumentParser()
+    cli_audio.add_subcommands(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+def test_cli_note_and_render(tmp_path):
+    import soundfile as sf
+
+    mid, wav = tmp_path / "n.mid", tmp_path / "n.wav"
+    assert run_cli("note", str(mid), "--program", "40", "--pitch", "67", "--duration", "0.5") == 0
+    assert run_cli("render", str(mid), str(wav), "--sr", "22050", "--seconds", "0.75") == 0
+    audio, sr = sf.read(wav, dtype="float32")
+    assert sr == 22050 and audio.shape == (16538,) and np.abs(audio).max() > 0.001
+    with pytest.raises(SynthmirError, match=r"\.wav, \.flac"):
+        run_cli("render", str(mid), str(tmp_path / "x.ogg"))
+    with pytest.raises(SynthmirError, match="does not exist"):
+        run_cli("render", str(tmp_path / "none.mid"), str(wav))

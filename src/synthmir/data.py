@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import io
 import logging
+import math
 import os
 import time
 from collections.abc import Iterator
@@ -65,9 +66,12 @@ DATASET_DEFAULTS: dict = {
     "audio_format": "flac",
     "audio_subtype": "PCM_16",
     "flac_compression": 0.5,
+    # a clip whose loudest 50-ms frame has an RMS below this (dBFS) counts as silent
     "silence_db": -60.0,
     "synth": {"reverb": False, "chorus": False, "gain": 0.5},
     "chord_source": "midi",
+    # chord_source: mix -- chords mixed from the clips of a rendered notes dataset
+    "mix": {"source": "notes", "weight_db": {"min": -12.0, "max": 0.0}},
     "chords": {
         "qualities": "all", "intervals": True, "single_notes": True, "inversions": True,
         "voicings": ["close", "open"], "program_per": "clip",
@@ -79,7 +83,8 @@ COLUMNS = [
     "clip_id", "index", "shard", "file", "midi", "soundfont", "program", "name", "family",
     "programs", "pitch", "pitches", "pitch_classes", "n_notes", "chord", "root",
     "inversion", "voicing", "velocity", "velocities", "detune_cents", "note_detune_cents",
-    "onsets_ms", "gain_db", "snr_db", "rms_db", "peak", "silent",
+    "onsets_ms", "gain_db", "snr_db", "rms_db", "max_rms_db", "peak", "silent", "sources",
+    "weights_db",
 ]
 
 
@@ -102,6 +107,10 @@ def dataset_settings(dataset_cfg: dict) -> dict:
     cfg = _merge({**DATASET_DEFAULTS, "jitter": JITTER_DEFAULTS[kind]}, dataset_cfg)
     if cfg["audio_format"] not in ("flac", "wav"):
         raise SynthmirError(f"audio_format must be flac or wav, got {cfg['audio_format']!r}")
+    if cfg["audio_subtype"] not in ("PCM_16", "PCM_24"):
+        raise SynthmirError(
+            f"audio_subtype must be PCM_16 or PCM_24 (FLAC), got {cfg['audio_subtype']!r}"
+        )
     if cfg["chord_source"] not in ("midi", "mix"):
         raise SynthmirError(f"chord_source must be midi or mix, got {cfg['chord_source']!r}")
     if cfg["clip_seconds"] <= 0 or not 0 < cfg["note_seconds"] <= cfg["clip_seconds"]:
@@ -124,6 +133,9 @@ class Clip:
     detune_cents: float = 0.0
     gain_db: float = 0.0
     snr_db: float | None = None
+    # mixed clips: source audio files (relative to the source dataset folder), levels
+    sources: list[str] = field(default_factory=list)
+    weights_db: list[float] = field(default_factory=list)
     rng: np.random.Generator = field(default=None, repr=False)  # type: ignore[assignment]
 
 
@@ -249,6 +261,72 @@ class ClipDrawer:
         clip.inversion = shape.inversion
 
 
+class ClipMixer:
+    """Chord clips mixed from the rendered clips of a notes dataset (chord_source: mix).
+
+    Each chord note is a randomly chosen source clip of that sound font, program and pitch,
+    delayed by its onset and scaled by a random weight; the label is the set of the source
+    clips' pitch classes. Detune jitter does not apply (the sources are already rendered).
+
+    Parameters
+    ----------
+    cfg : dataset settings of the chords dataset.
+    source_dir : folder of the notes dataset (holding clips.csv and its audio).
+    """
+
+    def __init__(self, cfg: dict, source_dir: Path) -> None:
+        manifest = source_dir / "clips.csv"
+        if not manifest.is_file():
+            raise SynthmirError(
+                f"chord_source: mix needs the rendered notes dataset {source_dir.name!r} "
+                f"({manifest} is missing); render it first or set mix.source"
+            )
+        src = pd.read_csv(manifest, keep_default_na=False)
+        silent = src["silent"].astype(str).str.lower() == "true"
+        src = src[(src["n_notes"].astype(int) == 1) & ~silent]
+        self.source_dir = source_dir
+        self.weight = cfg["mix"]["weight_db"]
+        self.by_key: dict[tuple[str, int, int], list[tuple[str, int]]] = {}
+        for row in src.itertuples():
+            key = (row.soundfont, int(row.program), int(row.pitch))
+            self.by_key.setdefault(key, []).append((row.file, int(row.velocity)))
+        playable = {}
+        for name in cfg["soundfonts"]:
+            keys = [(p, k) for (sfn, p, k) in self.by_key if sfn == name]
+            playable[name] = pd.DataFrame(keys, columns=["program", "pitch"]).assign(sounds=True)
+        jitter = {**cfg["jitter"], "detune_cents": 0.0, "note_detune_cents": 0.0}
+        self.drawer = ClipDrawer({**cfg, "jitter": jitter}, playable)
+
+    def draw(self, index: int) -> Clip:
+        """Draw chord clip ``index`` and the source clip of each of its notes."""
+        clip = self.drawer.draw(index)
+        notes = []
+        for note in clip.notes:
+            options = self.by_key[clip.soundfont, note.program, note.pitch]
+            file, velocity = options[clip.rng.integers(len(options))]
+            clip.sources.append(file)
+            clip.weights_db.append(float(clip.rng.uniform(self.weight["min"], self.weight["max"])))
+            notes.append(Note(note.program, note.pitch, velocity, note.onset, note.offset))
+        clip.notes = notes
+        clip.velocity = max(n.velocity for n in notes)
+        return clip
+
+    def audio(self, clip: Clip, sample_rate: int, n_samples: int) -> np.ndarray:
+        """The weighted sum of the clip's source clips, each delayed by its onset."""
+        mix = np.zeros(n_samples, dtype=np.float32)
+        for note, file, weight in zip(clip.notes, clip.sources, clip.weights_db, strict=True):
+            audio, sr = sf.read(self.source_dir / file, dtype="float32")
+            if sr != sample_rate or audio.shape != (n_samples,):
+                raise SynthmirError(
+                    f"mix source {file} is {audio.shape[0]} samples at {sr} Hz, not "
+                    f"{n_samples} at {sample_rate} Hz: give the chords dataset the source's "
+                    "sample_rate and clip_seconds"
+                )
+            delay = round(note.onset * sample_rate)
+            mix[delay:] += audio[: n_samples - delay] * np.float32(10 ** (weight / 20))
+        return mix
+
+
 def _space(values) -> str:
     return " ".join(str(v) for v in values)
 
@@ -258,7 +336,7 @@ def finish_audio(audio: np.ndarray, clip: Clip) -> np.ndarray:
     if clip.gain_db:
         audio *= np.float32(10.0 ** (clip.gain_db / 20.0))
     if clip.snr_db is not None:
-        level = float(np.sqrt(np.mean(np.square(audio, dtype=np.float64))))
+        level = math.sqrt(float(np.dot(audio, audio)) / audio.size)
         if level > 0:
             sigma = level / 10.0 ** (clip.snr_db / 20.0)
             audio += (clip.rng.standard_normal(audio.size) * sigma).astype(np.float32)
@@ -277,10 +355,11 @@ def write_audio(path: str | os.PathLike, audio: np.ndarray, sample_rate: int, cf
     if cfg["audio_format"] == "wav":
         sf.write(buf, audio, sample_rate, subtype="FLOAT", format="WAV")
     else:
-        clipped = np.clip(audio, -1.0, 1.0)
+        pcm = np.clip(audio, -1.0, 1.0)
         if cfg["audio_subtype"] == "PCM_16":
-            clipped = np.round(clipped * 32767.0).astype(np.int16)
-        sf.write(buf, clipped, sample_rate, subtype=cfg["audio_subtype"], format="FLAC",
+            pcm *= 32767.0
+            pcm = np.rint(pcm, out=pcm).astype(np.int16)
+        sf.write(buf, pcm, sample_rate, subtype=cfg["audio_subtype"], format="FLAC",
                  compression_level=float(cfg["flac_compression"]))
     with atomic_path(path) as tmp:
         tmp.write_bytes(buf.getbuffer())
@@ -329,31 +408,46 @@ def render_shard(
 
     Writes ``midi/shard{k}/c{i:06d}.mid`` and ``audio/shard{k}/c{i:06d}.{flac,wav}`` under
     ``dataset_dir`` (each atomically) and ``manifest_out``: a CSV with one row per clip
-    (columns :data:`COLUMNS`; paths relative to ``dataset_dir``).
+    (columns :data:`COLUMNS`; paths relative to ``dataset_dir``). With ``chord_source:
+    mix`` the clips are mixed from the notes dataset ``mix.source`` in the sibling folder
+    ``dataset_dir/../{source}`` (its clips.csv must exist), no MIDI is written and
+    ``soundfonts_cfg`` and ``playable_csvs`` are not used.
     """
     cfg = dataset_settings(dataset_cfg)
-    if cfg["kind"] == "chords" and cfg["chord_source"] == "mix":
-        raise SynthmirError("chord_source: mix is not implemented yet; use chord_source: midi")
+    mixing = cfg["kind"] == "chords" and cfg["chord_source"] == "mix"
     start = time.perf_counter()
-    drawer = ClipDrawer(cfg, load_playable(playable_csvs, cfg["soundfonts"]))
+    root = Path(dataset_dir)
+    if mixing:
+        # datasets live side by side (data/{dataset}), so the source is a sibling folder
+        mixer = ClipMixer(cfg, root.parent / str(cfg["mix"]["source"]))
+    else:
+        drawer = ClipDrawer(cfg, load_playable(playable_csvs, cfg["soundfonts"]))
     table = load_instruments()
     names, families = table["name"].tolist(), table["family"].tolist()
     sr = int(cfg["sample_rate"])
     n_samples = round(float(cfg["clip_seconds"]) * sr)
     ext = "flac" if cfg["audio_format"] == "flac" else "wav"
-    root = Path(dataset_dir)
+    indices = _shard_indices(int(cfg["clips"]), int(cfg["shards"]), shard)
     rows = []
-    with _renderer(cfg, soundfonts_cfg) as renderer:
-        for i in _shard_indices(int(cfg["clips"]), int(cfg["shards"]), shard):
-            clip = drawer.draw(i)
-            midi_rel = f"midi/shard{shard}/c{i:06d}.mid"
+    if mixing:
+        for i in indices:
+            clip = mixer.draw(i)
             audio_rel = f"audio/shard{shard}/c{i:06d}.{ext}"
-            write_midi(clip_midi(clip.notes, float(cfg["clip_seconds"])), root / midi_rel)
-            # the written file is what is rendered
-            events, _ = read_events(root / midi_rel, sr)
-            audio = finish_audio(renderer.render(events, clip.soundfont, n_samples), clip)
+            audio = finish_audio(mixer.audio(clip, sr, n_samples), clip)
             write_audio(root / audio_rel, audio, sr, cfg)
-            rows.append(_row(clip, shard, midi_rel, audio_rel, audio, names, families, cfg))
+            rows.append(_row(clip, shard, "", audio_rel, audio, names, families, cfg))
+    else:
+        with _renderer(cfg, soundfonts_cfg) as renderer:
+            for i in indices:
+                clip = drawer.draw(i)
+                midi_rel = f"midi/shard{shard}/c{i:06d}.mid"
+                audio_rel = f"audio/shard{shard}/c{i:06d}.{ext}"
+                write_midi(clip_midi(clip.notes, float(cfg["clip_seconds"])), root / midi_rel)
+                # the written file is what is rendered
+                events, _ = read_events(root / midi_rel, sr)
+                audio = finish_audio(renderer.render(events, clip.soundfont, n_samples), clip)
+                write_audio(root / audio_rel, audio, sr, cfg)
+                rows.append(_row(clip, shard, midi_rel, audio_rel, audio, names, families, cfg))
     df = pd.DataFrame(rows, columns=COLUMNS)
     silent = df[df["silent"]]
     elapsed = time.perf_counter() - start
@@ -361,9 +455,15 @@ def render_shard(
              dataset_name, shard, len(df), elapsed, len(df) / max(elapsed, 1e-9))
     if len(silent):
         log.warning(
-            "%s shard %d: %d of %d clips are silent (RMS < %.0f dBFS): %s",
+            "%s shard %d: %d of %d clips are silent (50-ms RMS < %.0f dBFS): %s",
             dataset_name, shard, len(silent), len(df), cfg["silence_db"],
             ", ".join(silent["clip_id"].head(20)),
+        )
+    clipped = df[df["peak"] >= 1.0]
+    if len(clipped):
+        log.warning(
+            "%s shard %d: %d clips reach full scale and were clipped: %s; lower synth.gain",
+            dataset_name, shard, len(clipped), ", ".join(clipped["clip_id"].head(20)),
         )
     with atomic_path(manifest_out) as tmp:
         df.to_csv(tmp, index=False)
@@ -372,7 +472,11 @@ def render_shard(
 def _row(clip: Clip, shard: int, midi_rel: str, audio_rel: str, audio: np.ndarray,
          names: list[str], families: list[str], cfg: dict) -> dict:
     notes = clip.notes
-    level = float(rms_db(audio))
+    level = rms_db(audio)
+    # the loudest 50-ms frame: a short pluck is quiet over the whole clip, not silent
+    frame = max(1, int(cfg["sample_rate"]) // 20)
+    frames = audio[: audio.size // frame * frame].reshape(-1, frame)
+    loudest = rms_db(frames[np.argmax(np.einsum("ij,ij->i", frames, frames))])
     pitches = sorted(n.pitch for n in notes)
     return {
         "clip_id": f"c{clip.index:06d}", "index": clip.index, "shard": shard,
@@ -394,8 +498,11 @@ def _row(clip: Clip, shard: int, midi_rel: str, audio_rel: str, audio: np.ndarra
         "onsets_ms": _space(round(n.onset * 1000, 1) for n in notes),
         "gain_db": round(clip.gain_db, 2),
         "snr_db": "" if clip.snr_db is None else round(clip.snr_db, 2),
-        "rms_db": round(level, 2), "peak": round(float(np.max(np.abs(audio))), 4),
-        "silent": bool(level < float(cfg["silence_db"])),
+        "rms_db": round(level, 2), "max_rms_db": round(loudest, 2),
+        "peak": round(float(np.max(np.abs(audio))), 4),
+        "silent": bool(loudest < float(cfg["silence_db"])),
+        "sources": _space(clip.sources),
+        "weights_db": _space(round(w, 2) for w in clip.weights_db),
     }
 
 

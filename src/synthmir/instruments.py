@@ -84,8 +84,8 @@ def measure_playable(
 ) -> pd.DataFrame:
     """Render every (program, pitch) pair briefly and record whether it sounds.
 
-    A note is held for ``seconds`` and its RMS over that time measured. Pairs the sound
-    font has no sample for start no voice and are not rendered at all (rms_db = -inf).
+    A note is held for ``seconds`` and its RMS over that time measured. A pair the sound
+    font has no sample for starts no voice, so its render stops at once (rms_db = -inf).
 
     Parameters
     ----------
@@ -111,8 +111,7 @@ def measure_playable(
         for program in programs:
             for pitch in range(128):
                 events = note_events(program, pitch, velocity, seconds, sample_rate)
-                level = rms_db(r.render(events, "probe", n))
-                rows.append((program, pitch, round(float(level), 2)))
+                rows.append((program, pitch, round(rms_db(r.render(events, "probe", n)), 2)))
     df = pd.DataFrame(rows, columns=["program", "pitch", "rms_db"])
     df["sounds"] = df["rms_db"] >= threshold_db
     log.info(

@@ -10,6 +10,7 @@ program change and pitch bend come first, at time 0.
 from __future__ import annotations
 
 import functools
+import io
 import os
 from dataclasses import dataclass
 
@@ -91,11 +92,13 @@ def clip_midi(notes: list[Note], clip_seconds: float) -> mido.MidiFile:
 
 
 def write_midi(mid: mido.MidiFile, path: str | os.PathLike) -> None:
-    """Save ``mid`` to ``path`` atomically."""
+    """Save ``mid`` to ``path`` atomically (serialised in memory, written at once)."""
     from synthmir.io import atomic_path
 
+    buf = io.BytesIO()
+    mid.save(file=buf)
     with atomic_path(path) as tmp:
-        mid.save(tmp)
+        tmp.write_bytes(buf.getbuffer())
 
 
 def read_events(path: str | os.PathLike, sample_rate: int) -> tuple[list[Event], float]:
@@ -150,7 +153,7 @@ class Voicing:
 
     chord : quality name ("note", interval names such as "P5", or a CHORD_FIGURES key);
     inversion : which chord tone is in the bass (0 = root); voicing : "close" or "open";
-    root : offset of the root above the lowest note (for naming chords on a bass).
+    root : pitch-class distance (0-11) from the lowest note up to the chord's root.
     """
 
     chord: str
@@ -196,7 +199,7 @@ def chord_vocabulary(
     inversions : include every inversion (else root position only).
     voicings : "close" and/or "open" (open applies to chords of three or more notes).
     """
-    from music21 import harmony, interval  # deferred: importing music21 takes ~1 s
+    from music21 import harmony, interval  # deferred: only chord datasets pay for importing music21
 
     unknown = set(qualities or ()) - set(CHORD_FIGURES)
     if unknown:

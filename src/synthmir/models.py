@@ -40,7 +40,7 @@ ARCHITECTURES: dict[str, dict] = {
         "filters": [64, 64],  # Conv1D filters per block, along pitch
         "kernel_size": 3,  # Conv1D kernel along pitch, bins
         "pool": 1,  # max pooling along pitch after each block but the last (1 = none)
-        "dropout": 0.1,  # dropout after each block and hidden dense layer
+        "dropout": 0.1,  # dropout before the output layer
         "global_pool": "max",  # pooling over pitch after the blocks: max, avg or maxavg
         "dense": [64],  # hidden dense sizes
     },
@@ -185,7 +185,6 @@ def _pitchconv(inputs, cfg: dict, n_outputs: int, multilabel: bool, bins_per_sem
         x = layers.Activation("elu")(x)
         if cfg["pool"] > 1 and block < last:
             x = layers.MaxPooling1D(cfg["pool"], padding="same")(x)
-        x = layers.Dropout(cfg["dropout"])(x)
     pooled = []
     if cfg["global_pool"] in ("max", "maxavg"):
         pooled.append(layers.GlobalMaxPooling1D(name="pitch_max")(x))
@@ -196,7 +195,10 @@ def _pitchconv(inputs, cfg: dict, n_outputs: int, multilabel: bool, bins_per_sem
         x = layers.Dense(size)(x)
         x = layers.BatchNormalization()(x)
         x = layers.Activation("elu")(x)
-        x = layers.Dropout(cfg["dropout"])(x)
+    # One dropout, right before the output layer: dropout feeding a BatchNormalization
+    # makes its moving variance (measured with dropout) wrong at inference, which showed
+    # as validation losses jumping between epochs.
+    x = layers.Dropout(cfg["dropout"])(x)
     return _output(x, n_outputs, multilabel, batchnorm=False)
 
 

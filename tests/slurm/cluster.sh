@@ -1,16 +1,18 @@
 #!/usr/bin/env bash
 # A throw-away single-node SLURM cluster on localhost, for testing the slurm profile.
 #
-#   tests/slurm/cluster.sh start DIR   # install what is missing, write DIR/etc/slurm.conf, start
-#                                      # munged, (mariadbd, slurmdbd,) slurmctld, slurmd; wait
-#                                      # until the node is idle. Then: export SLURM_CONF=DIR/etc/slurm.conf
+#   tests/slurm/cluster.sh start DIR   # install what is missing, write DIR/etc/slurm.conf,
+#                                      # start munged, (mariadbd, slurmdbd,) slurmctld, slurmd,
+#                                      # wait until the node is idle
+#   source DIR/env                     # SLURM_CONF and PATH for sbatch, sacct, snakemake
 #   tests/slurm/cluster.sh stop DIR    # stop every daemon started in DIR (by its pid file)
 #   tests/slurm/cluster.sh status DIR  # sinfo / squeue / daemon pids
 #
-# Everything (config, keys, sockets, state, spool, logs, database) lives in DIR; nothing under
-# /etc or /var is touched and no system service is started. Needs root (installs Debian packages
-# when missing, runs the daemons as root). The daemons bind TCP ports on 127.0.0.1:
-# SLURM_TEST_PORT (slurmctld, default 6817), +1 (slurmd), +2 (slurmdbd), +3 (MariaDB).
+# Everything (config, keys, sockets, state, spool, logs, database) lives in DIR; apart from
+# installing the packages nothing under /etc or /var is touched and no system service is started.
+# Needs root (installs Debian packages when missing, runs the daemons as root). TCP ports:
+# SLURM_TEST_PORT (slurmctld, default 6817), +1 (slurmd), +2 (slurmdbd), +3 (MariaDB, 127.0.0.1
+# only); every request to the SLURM daemons is authenticated by the munge key in DIR.
 #
 # Accounting: the executor plugin polls `sacct` for job states. On Slurm 22.05 (Debian 12)
 # `sacct` needs slurmdbd (there is no text-file accounting storage any more), and slurmdbd needs
@@ -36,17 +38,22 @@ ensure_packages() {
         dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
     done
     [ ${#missing[@]} -eq 0 ] && return 0
-    [ "$(id -u)" = 0 ] || die "missing packages; run: sudo apt-get install --no-install-recommends ${missing[*]}"
+    [ "$(id -u)" = 0 ] \
+        || die "missing packages; run: apt-get install --no-install-recommends ${missing[*]}"
     log "installing ${missing[*]}"
-    # Keep the system services these packages ship from starting (we run our own daemons).
-    printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
-    trap 'rm -f /usr/sbin/policy-rc.d' RETURN
-    if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-            "${missing[@]}" >/dev/null; then
-        apt-get update -qq
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-            "${missing[@]}" >/dev/null
+    # Keep the system services these packages ship (munge, mariadb, slurm*) from being started
+    # by their install scripts: this script runs its own daemons from DIR.
+    local policy=/usr/sbin/policy-rc.d made_policy=0 rc=0
+    if [ ! -e $policy ]; then
+        printf '#!/bin/sh\nexit 101\n' > $policy && chmod +x $policy && made_policy=1
     fi
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+        "${missing[@]}" >/dev/null || {
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+            --no-install-recommends "${missing[@]}" >/dev/null
+    } || rc=$?
+    [ $made_policy = 1 ] && rm -f $policy
+    return $rc
 }
 
 # Wait up to $2 seconds for command $1 (a string, run by bash) to succeed, 5 s per attempt.
@@ -64,6 +71,9 @@ pid_alive() { [ -s "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
 write_config() {
     local dir=$1 cpus mem
     cpus=$(nproc)
+    local overrides=""
+    # The workflow's train and evaluate jobs ask for 2 CPUs: on a 1-core machine declare 2 anyway.
+    if [ "$cpus" -lt 2 ]; then cpus=2; overrides="SlurmdParameters=config_overrides"; fi
     # Leave some memory to the OS and to whatever else runs on this machine.
     mem=$(awk '/MemAvailable/ {printf "%d", $2 / 1024 * 0.8}' /proc/meminfo)
     mkdir -p "$dir"/{etc,munge,state,spool,run,log,db}
@@ -73,7 +83,9 @@ write_config() {
         storage="accounting_storage/slurmdbd"
         storage_lines="AccountingStorageHost=localhost
 AccountingStoragePort=$((PORT + 2))
-JobAcctGatherFrequency=5"
+AccountingStoragePass=$dir/munge/munge.socket
+JobAcctGatherFrequency=5
+AccountingStoreFlags=job_comment"
     fi
     cat > "$dir/etc/slurm.conf" <<EOF
 # Single-node test cluster written by tests/slurm/cluster.sh; everything lives in $dir.
@@ -114,6 +126,7 @@ AccountingStorageType=$storage
 $storage_lines
 JobCompType=jobcomp/filetxt
 JobCompLoc=$dir/log/jobcomp.txt
+$overrides
 NodeName=localhost NodeAddr=127.0.0.1 CPUs=$cpus RealMemory=$mem State=UNKNOWN
 PartitionName=$PARTITION Nodes=localhost Default=YES MaxTime=INFINITE State=UP OverSubscribe=NO
 EOF
@@ -141,20 +154,30 @@ StorageUser=root
 EOF
         chmod 600 "$dir/etc/slurmdbd.conf"
     fi
-    printf 'export SLURM_CONF=%s\n' "$dir/etc/slurm.conf" > "$dir/env"
+    # snakemake-executor-plugin-slurm-jobstep runs `srun` inside each job with every SLURM_*
+    # variable but the job's id removed, SLURM_CONF included (upstream issue #164), so srun would
+    # look for /etc/slurm/slurm.conf. Put an srun first on PATH that restores SLURM_CONF.
+    mkdir -p "$dir/bin"
+    local srun
+    srun=$(PATH=/usr/local/bin:/usr/bin:/bin command -v srun)
+    printf '#!/bin/sh\nSLURM_CONF=%s exec %s "$@"\n' "$dir/etc/slurm.conf" "$srun" > "$dir/bin/srun"
+    chmod +x "$dir/bin/srun"
+    printf 'export SLURM_CONF=%s\nexport PATH=%s:$PATH\n' "$dir/etc/slurm.conf" "$dir/bin" \
+        > "$dir/env"
 }
 
 start_munge() {
     local dir=$1
     pid_alive "$dir/run/munged.pid" && return 0
-    [ -s "$dir/munge/munge.key" ] || mungekey --create --keyfile="$dir/munge/munge.key" 2>/dev/null \
-        || dd if=/dev/urandom of="$dir/munge/munge.key" bs=1024 count=1 status=none
+    local key=$dir/munge/munge.key sock=$dir/munge/munge.socket
+    [ -s "$key" ] || mungekey --create --keyfile="$key" 2>/dev/null \
+        || dd if=/dev/urandom of="$key" bs=1024 count=1 status=none
     chmod 600 "$dir/munge/munge.key"
     # --force: the temp dir's parents (/tmp) are world-writable, which munged distrusts.
     munged --force --key-file="$dir/munge/munge.key" --socket="$dir/munge/munge.socket" \
         --pid-file="$dir/run/munged.pid" --log-file="$dir/log/munged.log" \
         --seed-file="$dir/munge/munged.seed"
-    wait_for "munge -S '$dir/munge/munge.socket' -n </dev/null | unmunge -S '$dir/munge/munge.socket'" 10 \
+    wait_for "munge -S '$sock' -n </dev/null | unmunge -S '$sock'" 10 \
         || die "munged did not start; see $dir/log/munged.log"
 }
 
@@ -163,14 +186,16 @@ start_mariadb() {
     pid_alive "$dir/run/mariadbd.pid" && return 0
     if [ ! -d "$dir/db/data/mysql" ]; then
         mariadb-install-db --no-defaults --user=root --datadir="$dir/db/data" \
-            --auth-root-authentication-method=normal --skip-test-db >"$dir/log/mariadb-install.log" 2>&1 \
+            --auth-root-authentication-method=normal --skip-test-db \
+            >"$dir/log/mariadb-install.log" 2>&1 \
             || die "mariadb-install-db failed; see $dir/log/mariadb-install.log"
     fi
     # Small buffers: this database holds a few dozen job records.
     mariadbd --no-defaults --user=root --datadir="$dir/db/data" --socket="$sock" \
         --bind-address=127.0.0.1 --port=$((PORT + 3)) --pid-file="$dir/run/mariadbd.pid" \
         --log-error="$dir/log/mariadb.log" --skip-log-bin --innodb-buffer-pool-size=32M \
-        --innodb-log-file-size=16M --innodb-lock-wait-timeout=900 --performance-schema=OFF --skip-name-resolve \
+        --innodb-log-file-size=16M --innodb-lock-wait-timeout=900 --performance-schema=OFF \
+        --skip-name-resolve \
         >/dev/null 2>&1 &
     wait_for "mariadb --no-defaults -uroot -S '$sock' -e 'select 1'" 60 \
         || die "MariaDB did not start; see $dir/log/mariadb.log"
@@ -202,7 +227,7 @@ start() {
     ensure_packages "${packages[@]}"
     # Whatever fails from here on, leave nothing running.
     STARTED_OK=0
-    trap '[ "$STARTED_OK" = 1 ] || { log "start failed; stopping what was started"; stop "$dir"; }' EXIT
+    trap '[ "$STARTED_OK" = 1 ] || { log "start failed; stopping what started"; stop "$dir"; }' EXIT
     write_config "$dir"
     export SLURM_CONF=$dir/etc/slurm.conf
     start_munge "$dir"
@@ -211,13 +236,14 @@ start() {
         start_slurmdbd "$dir"
     fi
     pid_alive "$dir/run/slurmctld.pid" || slurmctld -f "$SLURM_CONF"
-    wait_for "scontrol ping | grep -q UP" 30 || die "slurmctld did not start; see $dir/log/slurmctld.log"
+    wait_for "scontrol ping | grep -q UP" 30 \
+        || die "slurmctld did not start; see $dir/log/slurmctld.log"
     pid_alive "$dir/run/slurmd.pid" || slurmd -f "$SLURM_CONF" -N localhost
     wait_for "sinfo -h -n localhost -o %T | grep -qx idle" 60 \
-        || die "node did not become idle: $(sinfo -h -N -o '%N %T %E' 2>&1); see $dir/log/slurmd.log"
+        || die "node not idle: $(sinfo -h -N -o '%N %T %E' 2>&1); see $dir/log/slurmd.log"
     STARTED_OK=1
     log "up: $(sinfo -h -o '%P %D %c cpus %m MB %T') (accounting: $ACCOUNTING)"
-    echo "export SLURM_CONF=$SLURM_CONF"
+    cat "$dir/env"
 }
 
 # Stop one daemon by its pid file; SIGKILL if it is still there after $3 seconds.
@@ -254,6 +280,8 @@ stop() {
     stop_daemon slurmdbd "$dir/run/slurmdbd.pid" 15
     stop_daemon mariadbd "$dir/run/mariadbd.pid" 30
     stop_daemon munged "$dir/run/munged.pid" 5
+    # The accounting database (~100 MB) is disposable; logs, jobcomp.txt and state stay.
+    if [ -d "$dir/db/data" ] && ! pid_alive "$dir/run/mariadbd.pid"; then rm -rf "$dir/db/data"; fi
     log "stopped daemons in $dir"
 }
 

@@ -33,6 +33,14 @@ def get_playable_tables(wildcards):
     return {sf: f"data/playable/{sf}.csv" for sf in get_dataset(wildcards)["soundfonts"]}
 
 
+def get_mix_source(wildcards):
+    """Mixed chords read the rendered clips of their source notes dataset."""
+    dataset = get_dataset(wildcards)
+    if dataset.get("chord_source") != "mix":
+        return []
+    return [f"data/{dataset['mix']['source']}/clips.csv"]
+
+
 def get_shard_manifests(wildcards):
     shards = range(get_dataset(wildcards)["shards"])
     return [f"data/{wildcards.dataset}/audio/shard{k}.csv" for k in shards]

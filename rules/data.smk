@@ -25,6 +25,7 @@ rule playable:
 rule render_shard:
     input:
         playable=lambda w: list(get_playable_tables(w).values()),
+        mix_source=get_mix_source,
         code=library("data.py", "midi.py", "synth.py", "instruments.py"),
     output:
         manifest="data/{dataset}/audio/shard{shard}.csv",

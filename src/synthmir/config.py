@@ -117,6 +117,11 @@ def check_config(config: dict) -> dict[str, dict]:
                         "Make note_seconds at most clip_seconds.")
         _check_range(f"{key}.pitch", ds["pitch"])
         _check_range(f"{key}.velocity", ds["velocity"])
+        if ds.get("chord_source") == "mix":
+            source = ds.get("mix", {}).get("source")
+            if datasets.get(source, {}).get("kind", "notes") != "notes" or source not in datasets:
+                raise _fail(f"{key}.mix.source", f"'{source}' is not a notes dataset here",
+                            "Name the notes dataset whose clips are mixed into chords.")
         split = ds["split"]
         if split["valid"] + split["test"] >= 1:
             raise _fail(f"{key}.split", "valid + test leave no clip for training",

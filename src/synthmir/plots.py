@@ -119,7 +119,7 @@ def error_by(predictions: pd.DataFrame, column: str, folder: Path) -> None:
     grouped = wrong.groupby(key, observed=False, sort=True).agg(["sum", "mean", "size"])
     names = [str(k) for k in grouped.index]
     # Panels stacked, so the figure stays narrow enough for half the report's width.
-    fig, axes = plt.subplots(2, 1, sharex=True, figsize=(min(8.0, 2.5 + 0.35 * len(names)), 4))
+    fig, axes = plt.subplots(2, 1, sharex=True, figsize=(min(8.0, 4.0 + 0.3 * len(names)), 4))
     axes[0].bar(names, grouped["size"], color="#c9d3e3", label="clips")
     axes[0].bar(names, grouped["sum"], color="tab:red", label="mistakes")
     axes[0].set_ylabel("clips")

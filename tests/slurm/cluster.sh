@@ -228,6 +228,15 @@ start() {
     # Whatever fails from here on, leave nothing running.
     STARTED_OK=0
     trap '[ "$STARTED_OK" = 1 ] || { log "start failed; stopping what started"; stop "$dir"; }' EXIT
+    if ! pid_alive "$dir/run/slurmctld.pid"; then
+        local port
+        for port in $PORT $((PORT + 1)) $((PORT + 2)) $((PORT + 3)); do
+            if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+                die "port $port is in use (a test cluster left running? \`$0 stop ITS_DIR\`," \
+                    "or choose other ports with SLURM_TEST_PORT)"
+            fi
+        done
+    fi
     write_config "$dir"
     export SLURM_CONF=$dir/etc/slurm.conf
     start_munge "$dir"

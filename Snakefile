@@ -20,6 +20,7 @@ wildcard_constraints:
     model=ENTRY_NAME,
     soundfont=ENTRY_NAME,
     shard=r"\d+",
+    scheme=ENTRY_NAME,
 
 
 include: "rules/data.smk"

@@ -1,7 +1,7 @@
 # Config helpers and get_* input functions shared by every rule file.
 from snakemake.exceptions import WorkflowError
 
-from synthmir.config import check_config
+from synthmir.config import check_config, model_split
 from synthmir.errors import SynthmirError
 
 ENTRY_NAME = "[A-Za-z0-9_][A-Za-z0-9_.-]*"
@@ -53,14 +53,30 @@ def get_feature_parts(wildcards):
 
 def get_model(wildcards):
     """The model entry; `swept` only labels leaderboard columns, so training never sees it."""
-    return {k: v for k, v in MODELS[wildcards.model].items() if k != "swept"}
+    hidden = ("swept", "split", "split_scheme")
+    return {k: v for k, v in MODELS[wildcards.model].items() if k not in hidden}
+
+
+def splits_path(model):
+    """The dataset's own splits.csv, or the file of the model's split override."""
+    scheme = model.get("split_scheme")
+    folder = f"data/{model['dataset']}"
+    return f"{folder}/splits/{scheme}.csv" if scheme else f"{folder}/splits.csv"
+
+
+def get_split_scheme(wildcards):
+    """Split settings of a named override scheme, from any model that declares it."""
+    for model in MODELS.values():
+        if model["dataset"] == wildcards.dataset and model.get("split_scheme") == wildcards.scheme:
+            return model_split(model, config["datasets"])
+    raise WorkflowError(f"no model uses split scheme '{wildcards.scheme}'")
 
 
 def get_model_data(wildcards):
-    model = get_model(wildcards)
+    model = MODELS[wildcards.model]
     return {
         "features": f"data/{model['dataset']}/features/{model['features']}.h5",
-        "splits": f"data/{model['dataset']}/splits.csv",
+        "splits": splits_path(model),
     }
 
 

@@ -18,6 +18,23 @@ rule splits:
         "../workflow_scripts/splits.py"
 
 
+rule split_scheme:
+    input:
+        clips="data/{dataset}/clips.csv",
+        code=library("splits.py"),
+    output:
+        splits="data/{dataset}/splits/{scheme}.csv",
+    params:
+        split=get_split_scheme,
+    conda:
+        "../environment.yml"
+    log:
+        "logs/{dataset}/splits/{scheme}.log",
+    localrule: True
+    script:
+        "../workflow_scripts/splits.py"
+
+
 rule train:
     input:
         unpack(get_model_data),

@@ -81,6 +81,16 @@ def expand_models(models: dict[str, dict]) -> dict[str, dict]:
     return expanded
 
 
+def split_scheme(override: dict) -> str:
+    """Stable, readable name of a model's split override, e.g. ``holdout_soundfonts-timgm6mb``."""
+    return variant_id("split", override).removeprefix("split_")
+
+
+def model_split(model: dict, datasets: dict) -> dict:
+    """The split settings a model trains with: its dataset's, updated by its own override."""
+    return {**datasets[model["dataset"]]["split"], **model.get("split", {})}
+
+
 def _check_range(key: str, section: dict) -> None:
     if section["min"] > section["max"]:
         raise _fail(key, f"min {section['min']} is above max {section['max']}", "Swap them.")
@@ -138,6 +148,9 @@ def check_config(config: dict) -> dict[str, dict]:
             raise _fail(f"features.{name}.hop", "hop is longer than block_size",
                         "Frames would skip samples; use hop <= block_size.")
     models = expand_models(config["models"])
+    for model_id, model in models.items():
+        if "split" in model:
+            model["split_scheme"] = split_scheme(model["split"])
     model_schema = _schema()["$defs"]["model"]
     for model_id, model in models.items():
         key = f"models.{model_id}"
@@ -145,7 +158,16 @@ def check_config(config: dict) -> dict[str, dict]:
             if model[ref] not in section:
                 raise _fail(f"{key}.{ref}", f"no {ref} entry named '{model[ref]}'",
                             f"Use one of {sorted(section)}.")
-        probe = {k: v for k, v in model.items() if k != "swept"}
+        split = model_split(model, datasets)
+        if split["valid"] + split["test"] >= 1:
+            raise _fail(f"{key}.split", "valid + test leave no clip for training",
+                        "Make valid + test below 1.")
+        rendered = datasets[model["dataset"]]["soundfonts"]
+        for sf in split["holdout_soundfonts"]:
+            if sf not in rendered:
+                raise _fail(f"{key}.split.holdout_soundfonts", f"'{sf}' is not rendered in "
+                            f"dataset '{model['dataset']}'", f"Hold out one of {rendered}.")
+        probe = {k: v for k, v in model.items() if k not in ("swept", "split_scheme")}
         errors = list(_validator(model_schema).iter_errors(probe))
         if errors:
             err = errors[0]

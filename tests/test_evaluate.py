@@ -1,0 +1,206 @@
+"""Metrics against hand-computed values, the leaderboard's order, plots, and the real run."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from synthmir import evaluate as ev
+from synthmir import plots
+from synthmir.errors import SynthmirError
+
+LABELS = ["a", "b", "c"]
+# Rows predict a, b, b, c for true classes a, a, b, c: one mistake in four.
+Y = np.array([0, 0, 1, 2])
+P = np.array([[0.70, 0.20, 0.10],
+              [0.40, 0.50, 0.10],
+              [0.35, 0.45, 0.20],
+              [0.10, 0.20, 0.70]])
+
+
+def test_single_label_metrics_match_hand_computed_values():
+    m = ev.single_label_metrics(Y, P, LABELS)
+    assert m["clips"] == 4
+    assert m["accuracy"] == pytest.approx(0.75)
+    assert m["error"] == pytest.approx(0.25)
+    # One-vs-rest: a and c rank every positive above every negative; b's positive (0.45)
+    # beats two of its three negatives (0.2, 0.5, 0.2).
+    assert m["auc_macro"] == pytest.approx((1 + 2 / 3 + 1) / 3)
+    # Micro: 4 positives x 8 negatives; 0.4 and 0.45 each lose to the 0.5 only.
+    assert m["auc_micro"] == pytest.approx(30 / 32)
+    assert m["per_class"]["a"] == pytest.approx(
+        {"precision": 1.0, "recall": 0.5, "f1-score": 2 / 3, "support": 2})
+    assert m["per_class"]["b"] == pytest.approx(
+        {"precision": 0.5, "recall": 1.0, "f1-score": 2 / 3, "support": 1})
+    assert m["per_class"]["c"]["f1-score"] == 1.0
+    assert m["confusion"] == [[1, 1, 0], [0, 1, 0], [0, 0, 1]]
+
+
+def test_auc_skips_classes_a_split_lacks():
+    y, p = Y[:3], P[:3]  # no clip of class c
+    m = ev.single_label_metrics(y, p, LABELS)
+    # a: {.7, .4} above {.35}; b: {.45} above .2 but below .5.
+    assert m["auc_macro"] == pytest.approx((1 + 0.5) / 2)
+    assert m["per_class"]["c"]["support"] == 0
+    one_class = ev.single_label_metrics(np.array([0, 0]), P[:2], LABELS)
+    assert one_class["auc_macro"] is None
+
+
+def test_multi_label_metrics_match_hand_computed_values():
+    y = np.array([[1, 0, 1], [0, 1, 0]])
+    p = np.array([[0.9, 0.6, 0.8], [0.2, 0.7, 0.1]])  # predicts {a, b, c} and {b}
+    m = ev.multi_label_metrics(y, p, LABELS, threshold=0.5)
+    assert m["exact_match"] == pytest.approx(0.5)
+    assert m["error"] == pytest.approx(0.5)
+    assert m["hamming_loss"] == pytest.approx(1 / 6)
+    assert m["f1_micro"] == pytest.approx(6 / 7)  # TP 3, FP 1, FN 0
+    assert m["f1_macro"] == pytest.approx((1 + 2 / 3 + 1) / 3)
+    assert m["per_class"]["b"] == pytest.approx(
+        {"precision": 0.5, "recall": 1.0, "f1-score": 2 / 3, "support": 1})
+    # Per-class thresholds: b's between 0.6 and 0.7 makes both clips exact; above, neither b.
+    strict = ev.multi_label_metrics(y, p, LABELS, threshold=np.array([0.5, 0.75, 0.5]))
+    assert strict["exact_match"] == 0.5 and strict["hamming_loss"] == pytest.approx(1 / 6)
+    assert ev.multi_label_metrics(y, p, LABELS, threshold=np.array([0.5, 0.65, 0.5])
+                                  )["exact_match"] == 1.0
+
+
+def test_pitch_class_matrix_reads_space_separated_classes():
+    m = ev.pitch_class_matrix(pd.Series(["0 4 7", "", None, "12 2"]))
+    assert m.shape == (4, 12)
+    assert np.flatnonzero(m[0]).tolist() == [0, 4, 7]
+    assert not m[1].any() and not m[2].any()
+    assert np.flatnonzero(m[3]).tolist() == [0, 2]  # 12 is C again
+
+
+def test_error_breakdown_by_group_single_and_multi_label():
+    clips = pd.DataFrame({"soundfont": ["x", "x", "y", "y"], "n_notes": [3, 3, 2, 10]})
+    by_font = ev.error_breakdown(clips, Y, P, LABELS, "soundfont")
+    assert by_font == {"x": {"clips": 2, "error": 0.5}, "y": {"clips": 2, "error": 0.0}}
+    y = np.array([[1, 0, 1], [0, 1, 0], [1, 1, 0], [0, 0, 1]])
+    p = np.array([[0.9, 0.6, 0.8], [0.2, 0.7, 0.1], [0.8, 0.9, 0.1], [0.1, 0.1, 0.2]])
+    by_size = ev.error_breakdown(clips, y, p, LABELS, "n_notes", threshold=0.5)
+    assert list(by_size) == ["2", "3", "10"]  # numeric order, not "10" < "2"
+    assert by_size["3"]["error"] == 0.5 and by_size["3"]["hamming_loss"] == pytest.approx(1 / 6)
+    assert by_size["10"] == {"clips": 1, "error": 1.0, "hamming_loss": pytest.approx(1 / 3),
+                             "f1_micro": 0.0}
+
+
+def test_most_confident_mistakes_of_valid_and_test_only():
+    predictions = pd.DataFrame({
+        "clip_id": [f"c{i}" for i in range(7)],
+        "split": ["train", "valid", "valid", "valid", "test", "test", "test"],
+        "true": list("aaaaaaa"), "predicted": list("bbabbbb"),
+        "correct": [False, False, True, False, False, False, False],
+        "confidence": [0.99, 0.6, 0.95, 0.8, 0.7, 0.9, 0.5], "p_true": 0.1,
+        "pitch": 60, "velocity": 100, "soundfont": "x", "file": "a.flac",
+    })
+    picked = ev.most_confident_mistakes(predictions, per_split=2)
+    assert [(m["split"], m["clip_id"]) for m in picked] == [
+        ("valid", "c3"), ("valid", "c1"), ("test", "c5"), ("test", "c4")]
+    assert set(picked[0]) == set(ev.MISCLASSIFIED_COLUMNS)
+
+
+def _board(rows):
+    return pd.DataFrame(rows, columns=["model", "valid_error", "valid_auc"])
+
+
+def test_rank_models_by_valid_error_then_auc_then_id():
+    board = _board([("m_low_auc", 0.1, 0.80), ("m_worse", 0.2, 0.99), ("z_tie", 0.1, 0.90),
+                    ("a_tie", 0.1, 0.90), ("m_no_auc", 0.1, None), ("m_no_valid", None, None)])
+    ranked = ev.rank_models(board)
+    assert ranked["model"].tolist() == ["a_tie", "z_tie", "m_low_auc", "m_no_auc", "m_worse",
+                                        "m_no_valid"]
+    assert ranked["rank"].tolist() == [1, 2, 3, 4, 5, 6]
+
+
+def _fake_model(folder, valid_error, valid_auc, test_error=0.3, wall=12.5):
+    (folder / "evaluation").mkdir(parents=True)
+    splits = {"valid": {"error": valid_error, "auc_macro": valid_auc},
+              "test": {"error": test_error, "auc_macro": 0.8}}
+    (folder / "evaluation" / "metrics.json").write_text(
+        json.dumps({"target": "family", "splits": splits}))
+    (folder / "train.json").write_text(
+        json.dumps({"parameters": 1234, "wall_time_s": wall, "epochs_run": 3}))
+
+
+def test_write_leaderboard_ranks_and_names_the_best(tmp_path):
+    entry = {"dataset": "d", "features": "f", "architecture": {"kind": "pitchconv"}}
+    models = {"m_lr-0.1": {**entry, "swept": {"training.learning_rate": 0.1}},
+              "m_lr-0.01": {**entry, "swept": {"training.learning_rate": 0.01}}}
+    _fake_model(tmp_path / "models" / "m_lr-0.1", 0.2, 0.9)
+    _fake_model(tmp_path / "models" / "m_lr-0.01", 0.2, 0.95, test_error=0.25)
+    board = ev.write_leaderboard(models, str(tmp_path / "models"), str(tmp_path / "lb.csv"),
+                                 str(tmp_path / "best_model"))
+    assert board["model"].tolist() == ["m_lr-0.01", "m_lr-0.1"]
+    assert (tmp_path / "best_model").read_text() == "m_lr-0.01\n"
+    written = pd.read_csv(tmp_path / "lb.csv")
+    for column in ("rank", "valid_error", "valid_auc", "test_error", "parameters",
+                   "train_seconds", "sweep:training.learning_rate"):
+        assert column in written
+    assert written.loc[0, "sweep:training.learning_rate"] == 0.01
+    assert written.loc[0, "test_error"] == 0.25
+    with pytest.raises(SynthmirError, match="no models"):
+        ev.write_leaderboard({}, str(tmp_path), str(tmp_path / "x.csv"), str(tmp_path / "b"))
+
+
+def test_integer_bins_use_round_widths():
+    binned = plots.integer_bins(pd.Series([48, 49, 50, 83]))
+    assert list(binned.cat.categories[:2]) == ["48–50", "51–53"]  # 36 pitches: width 3
+    assert binned.tolist()[:3] == ["48–50"] * 3 and binned.iloc[3] == "81–83"
+    assert plots.integer_bins(pd.Series([1, 2, 4])).cat.categories.tolist() == [
+        "1", "2", "3", "4"]
+
+
+def test_plots_write_png_and_svg(tmp_path):
+    history = pd.DataFrame({"epoch": [1, 2, 3], "loss": [2.0, 1.0, 0.5], "error": [.6, .4, .2],
+                            "val_loss": [2.1, 1.5, 1.7], "val_error": [.7, .5, .6]})
+    plots.learning_curves(history, tmp_path)
+    rng = np.random.default_rng(0)
+    predictions = pd.DataFrame({
+        "split": rng.choice(["train", "valid", "test"], 60), "correct": rng.random(60) > 0.3,
+        "pitch": rng.integers(21, 109, 60), "soundfont": rng.choice(["x", "y"], 60)})
+    plots.error_by(predictions, "pitch", tmp_path)
+    plots.error_by(predictions, "soundfont", tmp_path)
+    plots.error_by(predictions, "velocity", tmp_path)  # not a column: no plot
+    result = {"labels": LABELS, "splits": {
+        "valid": ev.single_label_metrics(Y, P, LABELS),
+        "test": ev.multi_label_metrics(np.eye(3, dtype=int)[Y], P, LABELS)}}
+    plots.confusion_matrices(result, tmp_path)
+    plots.per_class_f1(result, tmp_path)
+    names = {p.name for p in tmp_path.iterdir()}
+    for stem in ("learning_curves", "error_by_pitch", "error_by_soundfont", "confusion_valid",
+                 "f1_by_pitch_class"):
+        assert {f"{stem}.png", f"{stem}.svg"} <= names
+    assert "error_by_velocity.png" not in names and "confusion_test.png" not in names
+
+
+@pytest.mark.e2e
+def test_real_run_writes_every_evaluation_output(tiny_run):
+    model = (tiny_run / "results" / "best_model").read_text().strip()
+    out = tiny_run / "results" / "models" / model / "evaluation"
+    predictions = pd.read_csv(out / "predictions.csv")
+    clips = pd.read_csv(tiny_run / "data" / "tiny" / "clips.csv")
+    assert len(predictions) == len(clips)
+    assert list(predictions.columns[:7]) == list(ev.PREDICTION_COLUMNS)
+    for column in ("p_piano", "pitch", "velocity", "soundfont"):
+        assert column in predictions
+    assert set(predictions["split"]) == {"train", "valid", "test"}
+    result = json.loads((out / "metrics.json").read_text())
+    for split in ("train", "valid", "test"):
+        m = result["splits"][split]
+        assert {"error", "accuracy", "auc_macro", "auc_micro", "per_class", "confusion",
+                "by"} <= set(m)
+        assert m["clips"] == (predictions["split"] == split).sum()
+        assert set(m["per_class"]["piano"]) == {"precision", "recall", "f1-score", "support"}
+    for mistake in result["misclassified"]:
+        assert mistake["split"] in ("valid", "test") and mistake["true"] != mistake["predicted"]
+    for stem in ("learning_curves", "confusion_valid", "confusion_test", "error_by_pitch",
+                 "error_by_velocity", "error_by_soundfont", "pitchgrams"):
+        assert (out / "plots" / f"{stem}.png").stat().st_size > 0
+        assert (out / "plots" / f"{stem}.svg").exists()
+    board = pd.read_csv(tiny_run / "results" / "leaderboard.csv")
+    assert board.loc[0, "model"] == model
+    assert "sweep:training.learning_rate" in board

@@ -204,3 +204,23 @@ def test_real_run_writes_every_evaluation_output(tiny_run):
     board = pd.read_csv(tiny_run / "results" / "leaderboard.csv")
     assert board.loc[0, "model"] == model
     assert "sweep:training.learning_rate" in board
+
+
+def test_prediction_table_single_and_multi_label():
+    clips = pd.DataFrame({"clip_id": ["c0", "c1"], "split": ["valid", "test"],
+                          "family": ["a", "b"], "pitch_classes": ["0 4 7", "2"],
+                          "pitch": [60, 62], "velocity": [90, 100], "soundfont": ["x", "y"]})
+    p = np.array([[0.6, 0.3, 0.1], [0.5, 0.4, 0.1]])
+    single = ev._prediction_table(clips, p, LABELS, "family", None)
+    assert list(single.columns[:10]) == [*ev.PREDICTION_COLUMNS, "p_a", "p_b", "p_c"]
+    assert single["predicted"].tolist() == ["a", "a"]
+    assert single["correct"].tolist() == [True, False]
+    assert single["p_true"].tolist() == [0.6, 0.4]
+    p12 = np.full((2, 12), 0.1)
+    p12[0, [0, 4, 7]] = 0.9
+    p12[1, [2, 5]] = [0.8, 0.6]
+    multi = ev._prediction_table(clips, p12, [str(k) for k in range(12)], "pitch_classes",
+                                 np.asarray(0.5))
+    assert multi["predicted"].tolist() == ["0 4 7", "2 5"]
+    assert multi["correct"].tolist() == [True, False]
+    assert multi["confidence"].tolist() == pytest.approx([0.9, 0.6])

@@ -177,6 +177,7 @@ def error_breakdown(clips: pd.DataFrame, y_true: np.ndarray, probabilities: np.n
 def _prediction_table(clips: pd.DataFrame, probabilities: np.ndarray, labels: list[str],
                       target: str, threshold: np.ndarray | None) -> pd.DataFrame:
     """One row per clip: split, true and predicted label, confidence, probabilities, labels."""
+    clips = clips.reset_index(drop=True)
     table = pd.DataFrame({"clip_id": clips["clip_id"], "split": clips["split"]})
     if threshold is not None:
         y = pitch_class_matrix(clips["pitch_classes"]).astype(bool)
@@ -196,11 +197,12 @@ def _prediction_table(clips: pd.DataFrame, probabilities: np.ndarray, labels: li
         table["correct"] = predicted == y
         table["confidence"] = probabilities.max(axis=1)
         table["p_true"] = probabilities[np.arange(len(y)), y]
+    table = table[list(PREDICTION_COLUMNS)]
     for k, name in enumerate(labels):
         table[f"p_{name}"] = probabilities[:, k]
     rest = [c for c in CLIP_COLUMNS if c in clips]
     rest += [c for c in clips.columns if c not in rest and c not in table]
-    return pd.concat([table, clips[rest].reset_index(drop=True)], axis=1)
+    return pd.concat([table, clips[rest]], axis=1)
 
 
 def most_confident_mistakes(predictions: pd.DataFrame, per_split: int = MISCLASSIFIED_PER_SPLIT

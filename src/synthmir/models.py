@@ -17,7 +17,6 @@ defaults), bins in semitones. Two kinds:
 from __future__ import annotations
 
 import keras
-import numpy as np
 from keras import layers, ops
 
 from synthmir.errors import SynthmirError
@@ -128,14 +127,12 @@ class PitchPosition(layers.Layer):
 
     def call(self, x):
         bins = x.shape[1]
-        p = ops.linspace(-1.0, 1.0, bins)
-        feats = [p] + [f(np.pi * k * p) for k in (1, 2, 3) for f in (ops.sin, ops.cos)]
-        position = ops.reshape(ops.stack(feats, axis=-1), (1, bins, len(feats)))
-        position = ops.broadcast_to(ops.cast(position, x.dtype), (ops.shape(x)[0], bins, len(feats)))
+        position = ops.reshape(ops.linspace(-1.0, 1.0, bins), (1, bins, 1))
+        position = ops.broadcast_to(ops.cast(position, x.dtype), (ops.shape(x)[0], bins, 1))
         return ops.concatenate([x, position], axis=-1)
 
     def compute_output_shape(self, input_shape):
-        return (*input_shape[:-1], input_shape[-1] + 7)
+        return (*input_shape[:-1], input_shape[-1] + 1)
 
 
 def _output(x, n_outputs: int, multilabel: bool, batchnorm: bool):

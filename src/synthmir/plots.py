@@ -123,7 +123,7 @@ def error_by(predictions: pd.DataFrame, column: str, folder: Path) -> None:
     axes[0].bar(names, grouped["size"], color="#c9d3e3", label="clips")
     axes[0].bar(names, grouped["sum"], color="tab:red", label="mistakes")
     axes[0].set_ylabel("clips")
-    axes[0].yaxis.set_major_locator(MaxNLocator(integer=True))
+    axes[0].yaxis.set_major_locator(MaxNLocator(nbins=4, integer=True))
     axes[0].legend(fontsize=7)
     axes[0].set_title(f"valid + test ({len(held_out)} clips)", fontsize=9)
     axes[1].bar(names, grouped["mean"], color="tab:orange")
@@ -132,7 +132,7 @@ def error_by(predictions: pd.DataFrame, column: str, folder: Path) -> None:
     axes[1].set_xlabel(column)
     for ax in axes:
         ax.grid(axis="y", alpha=0.3)
-    if len(names) > 6 or max(map(len, names)) > 6:
+    if sum(map(len, names)) > 40:  # labels would overlap side by side
         axes[1].tick_params(axis="x", labelrotation=60, labelsize=7)
     fig.tight_layout()
     _save(fig, folder, f"error_by_{column}")

@@ -208,7 +208,7 @@ def model_sections(board: pd.DataFrame, models: dict, results: Path,
     left_out = [s["id"] for s in sections if not s["with_media"]]
     if left_out:
         log.warning("plots and audio of %d models left out of the report to keep it under "
-                    "%.0f MB: %s", len(left_out), budget / 1e6, ", ".join(left_out))
+                    "%.3g MB: %s", len(left_out), budget / 1e6, ", ".join(left_out))
     return sections
 
 

@@ -56,10 +56,19 @@ test: setup-test
 test-slurm: setup
 	SYNTHMIR_SLURM=1 $(BIN)/pytest -m slurm -rP tests/slurm/test_slurm.py
 
+# Speed and accuracy figures into results/bench/*.json. Run on an otherwise idle machine.
+NOTES := data/notes
 bench: setup
 	$(call ensure_packages,$(BENCH_PACKAGES))
 	mkdir -p results/bench
-	$(BIN)/python bench/run_all.py --out results/bench
+	$(BIN)/python bench/bench_render.py --out results/bench/render.json
+	$(BIN)/python bench/bench_features.py --out results/bench/features.json --big
+	$(BIN)/snakemake -j2 $(NOTES)/features/pitchgram.h5 $(NOTES)/splits.csv
+	$(BIN)/python bench/bench_train.py --out results/bench/train.json \
+	  --features $(NOTES)/features/pitchgram.h5 --splits $(NOTES)/splits.csv
+	$(BIN)/snakemake -j2 results/report.html
+	$(BIN)/python bench/bench_predict.py --out results/bench/predict.json \
+	  --clip $(NOTES)/audio/shard0/c000000.flac
 
 lint: setup
 	$(BIN)/ruff check .

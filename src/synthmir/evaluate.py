@@ -185,8 +185,9 @@ def _prediction_table(clips: pd.DataFrame, probabilities: np.ndarray, labels: li
         table["true"] = [" ".join(map(str, np.flatnonzero(row))) for row in y]
         table["predicted"] = [" ".join(map(str, np.flatnonzero(row))) for row in predicted]
         table["correct"] = (predicted == y).all(axis=1)
-        # How sure the least sure of the 12 yes/no decisions was.
-        table["confidence"] = np.abs(probabilities - 0.5).min(axis=1) + 0.5
+        # 0.5 + the margin of the least sure of the 12 yes/no decisions (0.5 + |p - 0.5|
+        # at the default threshold), so the most confident mistakes sort first.
+        table["confidence"] = np.abs(probabilities - threshold).min(axis=1) + 0.5
         table["p_true"] = np.nan
     else:
         index = {name: k for k, name in enumerate(labels)}

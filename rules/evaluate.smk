@@ -49,6 +49,7 @@ rule leaderboard:
             labels={"table": "leaderboard"},
         ),
         best="results/best_model",
+        best_by_target="results/best_models.json",
     params:
         models=MODELS,
     conda:

@@ -103,8 +103,9 @@ def test_most_confident_mistakes_of_valid_and_test_only():
     assert set(picked[0]) == set(ev.MISCLASSIFIED_COLUMNS)
 
 
-def _board(rows):
-    return pd.DataFrame(rows, columns=["model", "valid_error", "valid_auc"])
+def _board(rows, target="family"):
+    board = pd.DataFrame(rows, columns=["model", "valid_error", "valid_auc"])
+    return board.assign(target=target)
 
 
 def test_rank_models_by_valid_error_then_auc_then_id():
@@ -114,6 +115,14 @@ def test_rank_models_by_valid_error_then_auc_then_id():
     assert ranked["model"].tolist() == ["a_tie", "z_tie", "m_low_auc", "m_no_auc", "m_worse",
                                         "m_no_valid"]
     assert ranked["rank"].tolist() == [1, 2, 3, 4, 5, 6]
+
+
+def test_instrument_models_rank_above_harmony_models_whatever_their_error():
+    board = pd.concat([_board([("chords", 0.01, 0.99)], target="pitch_classes"),
+                       _board([("notes_b", 0.3, 0.9), ("notes_a", 0.2, 0.9)])])
+    ranked = ev.rank_models(board)
+    assert ranked["model"].tolist() == ["notes_a", "notes_b", "chords"]
+    assert ranked["rank"].tolist() == [1, 2, 1]
 
 
 def _fake_model(folder, valid_error, valid_auc, test_error=0.3, wall=12.5):
@@ -133,9 +142,10 @@ def test_write_leaderboard_ranks_and_names_the_best(tmp_path):
     _fake_model(tmp_path / "models" / "m_lr-0.1", 0.2, 0.9)
     _fake_model(tmp_path / "models" / "m_lr-0.01", 0.2, 0.95, test_error=0.25)
     board = ev.write_leaderboard(models, str(tmp_path / "models"), str(tmp_path / "lb.csv"),
-                                 str(tmp_path / "best_model"))
+                                 str(tmp_path / "best_model"), str(tmp_path / "best.json"))
     assert board["model"].tolist() == ["m_lr-0.01", "m_lr-0.1"]
     assert (tmp_path / "best_model").read_text() == "m_lr-0.01\n"
+    assert json.loads((tmp_path / "best.json").read_text()) == {"family": "m_lr-0.01"}
     written = pd.read_csv(tmp_path / "lb.csv")
     for column in ("rank", "valid_error", "valid_auc", "test_error", "parameters",
                    "train_seconds", "sweep:training.learning_rate"):
@@ -143,7 +153,8 @@ def test_write_leaderboard_ranks_and_names_the_best(tmp_path):
     assert written.loc[0, "sweep:training.learning_rate"] == 0.01
     assert written.loc[0, "test_error"] == 0.25
     with pytest.raises(SynthmirError, match="no models"):
-        ev.write_leaderboard({}, str(tmp_path), str(tmp_path / "x.csv"), str(tmp_path / "b"))
+        ev.write_leaderboard({}, str(tmp_path), str(tmp_path / "x.csv"), str(tmp_path / "b"),
+                             str(tmp_path / "j"))
 
 
 def test_integer_bins_use_round_widths():

@@ -80,7 +80,7 @@ def harmony_report(tmp_path):
     models = {"harmonynet": {"dataset": "chords", "features": "chroma", "target": "pitch_classes",
                              "architecture": {"kind": "pitchconv"}, "swept": {}}}
     ev.write_leaderboard(models, str(results / "models"), str(results / "leaderboard.csv"),
-                         str(results / "best_model"))
+                         str(results / "best_model"), str(results / "best_models.json"))
     out = tmp_path / "report.html"
     size = rp.write_report({"datasets": {"chords": {"kind": "chords"}}}, models, str(results),
                            str(data), str(out))

@@ -287,21 +287,28 @@ def evaluate_model(model_dir: str, features_h5: str, splits_csv: str, dataset_di
     return result
 
 
-def rank_models(board: pd.DataFrame) -> pd.DataFrame:
-    """Order by valid error, then valid macro AUC (higher first), then model id.
+# Instrument models first: `best_model` (what `synthmir predict` uses) names an instrument model
+# whenever one exists; harmony models are ranked among themselves below them.
+TARGET_ORDER = {"family": 0, "program": 1, "pitch_classes": 2}
 
-    A missing error or AUC (a split without the classes to define it) ranks after any value.
+
+def rank_models(board: pd.DataFrame) -> pd.DataFrame:
+    """Order by target, then valid error, then valid macro AUC (higher first), then model id.
+
+    ``rank`` counts within each target. A missing error or AUC (a split without the classes
+    to define it) ranks after any value.
     """
-    order = board.assign(_auc=-board["valid_auc"].astype(float))
-    order = order.sort_values(["valid_error", "_auc", "model"], na_position="last",
+    order = board.assign(_auc=-board["valid_auc"].astype(float),
+                         _target=board["target"].map(TARGET_ORDER).fillna(len(TARGET_ORDER)))
+    order = order.sort_values(["_target", "valid_error", "_auc", "model"], na_position="last",
                               kind="stable")
-    ranked = order.drop(columns="_auc").reset_index(drop=True)
-    ranked.insert(0, "rank", range(1, len(ranked) + 1))
+    ranked = order.drop(columns=["_auc", "_target"]).reset_index(drop=True)
+    ranked.insert(0, "rank", ranked.groupby("target", sort=False).cumcount() + 1)
     return ranked
 
 
-def write_leaderboard(models: dict[str, dict], models_dir: str, out_csv: str, best_path: str
-                      ) -> pd.DataFrame:
+def write_leaderboard(models: dict[str, dict], models_dir: str, out_csv: str, best_path: str,
+                      best_by_target_path: str) -> pd.DataFrame:
     """Rank every model by valid error, then valid AUC; write the table and the leader's id.
 
     Parameters
@@ -312,6 +319,8 @@ def write_leaderboard(models: dict[str, dict], models_dir: str, out_csv: str, be
         results/models, holding {model}/evaluation/metrics.json and {model}/train.json.
     out_csv, best_path : str
         results/leaderboard.csv and results/best_model (read by ``synthmir predict``).
+    best_by_target_path : str
+        results/best_models.json: the leader of each target (``predict --task harmony``).
     """
     if not models:
         raise SynthmirError("no models in the config: add an entry under `models:`")
@@ -341,4 +350,7 @@ def write_leaderboard(models: dict[str, dict], models_dir: str, out_csv: str, be
         board.to_csv(tmp, index=False)
     with atomic_path(best_path) as tmp:
         tmp.write_text(board.loc[0, "model"] + "\n")
+    leaders = board.groupby("target", sort=False)["model"].first().to_dict()
+    with atomic_path(best_by_target_path) as tmp:
+        tmp.write_text(json.dumps(leaders, indent=1) + "\n")
     return board

@@ -30,10 +30,17 @@ from synthmir.io import atomic_path
 from synthmir.predictor import Predictor
 from synthmir.train import train_model
 
-# The original recipe: its architecture with the training defaults, at most 30 epochs
-# (the prototype was still improving at 30), early stopping patience 6.
+# The original recipe: constant learning rate, no augmentation, at most 30 epochs (the
+# prototype was still improving at 30), early stopping patience 6.
+BASELINE_TRAINING = {
+    "epochs": 30,
+    "patience": 6,
+    "schedule": "constant",
+    "pitch_shift": 0,
+    "gain_db": 0.0,
+}
 MODELS = {
-    "baseline": {"architecture": {"kind": "baseline"}, "training": {"epochs": 30, "patience": 6}},
+    "baseline": {"architecture": {"kind": "baseline"}, "training": BASELINE_TRAINING},
     # Empty sections: every option at the library's defaults, i.e. the recommended model.
     "default": {"architecture": {"kind": "pitchconv"}, "training": {}},
 }
@@ -133,8 +140,10 @@ def main(argv: list[str] | None = None) -> int:
         )
     if "time_ratio_baseline_over_default" in results:
         print(f"baseline / default wall time: {results['time_ratio_baseline_over_default']:.1f}x")
-    print(f"load average before {results['load_average_before']}, after"
-          f" {results['load_average_after']} on {os.cpu_count()} cores")
+    print(
+        f"load average before {results['load_average_before']}, after"
+        f" {results['load_average_after']} on {os.cpu_count()} cores"
+    )
     return 0
 
 

@@ -57,7 +57,7 @@ def test_harmonic_stack_scales_offsets_to_bins():
 
 def test_defaults_fill_missing_keys():
     cfg = architecture_config({"kind": "pitchconv", "filters": [16]})
-    assert cfg["filters"] == [16] and cfg["kernel_size"] == 3
+    assert cfg["filters"] == [16] and cfg["kernel_size"] == 5
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,6 @@
-"""`synthmir predict` and `synthmir serve`: classify audio files, or serve a page and an API."""
+"""`synthmir predict`, `synthmir listen` and `synthmir serve`: classify audio files (whole,
+or hop by hop into a chord timeline and a MIDI file), listen to a stream, or serve a page
+and an API."""
 
 from __future__ import annotations
 
@@ -15,6 +17,10 @@ from synthmir.errors import SynthmirError
 from synthmir.io import atomic_path
 
 DEFAULT_TOP = 3
+#: Seconds between decisions of `predict --midi` and `listen`.
+DEFAULT_HOP = 0.5
+#: --task names and the model targets each accepts.
+TASK_TARGETS = {"instrument": ("family", "program"), "harmony": ("pitch_classes",)}
 
 
 def _positive_int(text: str) -> int:
@@ -44,8 +50,18 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _octave(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if not -1 <= value <= 8:
+        raise argparse.ArgumentTypeError(f"MIDI notes span octaves -1 to 8, got {value}")
+    return value
+
+
 def add_subcommands(subparsers: argparse._SubParsersAction) -> None:
-    """Register ``predict`` and ``serve``."""
+    """Register ``predict``, ``listen`` and ``serve``."""
     model_help = (
         "model folder (results/models/ID) or a model id; default: the leaderboard's best, "
         "named in ./results/best_model"
@@ -58,7 +74,8 @@ def add_subcommands(subparsers: argparse._SubParsersAction) -> None:
         "rate; a clip longer than the model's window is classified in half-overlapping "
         "windows whose probabilities are averaged. Prints one row per file. A file that "
         "cannot be classified is reported on stderr and the exit status is 2; the other "
-        "files are still classified.",
+        "files are still classified. With --midi (or --hop) a harmony model instead "
+        "decides the pitch classes of every hop of one file and writes the chord timeline.",
     )
     p.add_argument("files", nargs="+", metavar="FILE",
                    help="audio file, or a folder: every .wav/.flac/.ogg/.mp3 under it")
@@ -68,8 +85,56 @@ def add_subcommands(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true",
                    help="print JSON (every class's probability) instead of a table")
     p.add_argument("--csv", metavar="OUT",
-                   help="also write one row per file, with every class's probability, to OUT")
+                   help="also write one row per file, with every class's probability, to OUT; "
+                   "with --midi/--hop: the timeline (start, end, pitch_classes, notes, chord)")
+    p.add_argument("--task", choices=sorted(TASK_TARGETS),
+                   help="what to recognise: instrument (family or program) or harmony (pitch "
+                   "classes); checked against the model, and without --model picks the "
+                   "leaderboard's best model for the task")
+    p.add_argument("--midi", metavar="OUT.mid",
+                   help="harmony: write the chord timeline of FILE as MIDI, one note per "
+                   "sounding pitch class for each run of hops with the same set")
+    p.add_argument("--hop", type=_positive_float, metavar="SECONDS",
+                   help=f"harmony timeline: seconds per decision (default {DEFAULT_HOP}); each "
+                   "hop is classified from its own audio, so changes are placed within a hop")
+    p.add_argument("--context", type=_positive_float, metavar="SECONDS",
+                   help="harmony timeline: audio each decision sees, ending with its hop "
+                   "(default: the hop; longer gives steadier decisions that lag changes)")
+    p.add_argument("--octave", type=_octave, default=4,
+                   help="octave of the MIDI notes (default 4: C4 = middle C = MIDI 60)")
     p.set_defaults(func=run_predict)
+
+    li = subparsers.add_parser(
+        "listen",
+        help="recognise pitch classes in a live stream, one line per hop",
+        description="Read audio as it arrives and print one tab-separated line per hop: its "
+        "end time (s), the sounding pitch classes, the chord name (music21; '-' when none "
+        "fits), then the instrument (with --instrument-model) and the latency (with "
+        "--stats). Ends cleanly at end of stream or on Ctrl-C.",
+    )
+    li.add_argument("--model", metavar="DIR",
+                    help="model folder or id; default: the leaderboard's best harmony model")
+    li.add_argument("--source", default="-", metavar="-|FILE|mic",
+                    help="'-' (default): stdin, WAV or raw (see --format); a file: read at "
+                    "real time unless --no-realtime; 'mic': the default input device (needs "
+                    "the optional sounddevice package)")
+    li.add_argument("--format", default="auto", choices=["auto", "wav", "f32", "s16"],
+                    help="stdin: auto (default; WAV, recognised by its header), wav, or raw "
+                    "mono samples f32 (float32 little-endian) or s16 (int16 little-endian)")
+    li.add_argument("--rate", type=_positive_int, metavar="HZ",
+                    help="sample rate of raw stdin and of the microphone (default: the model's)")
+    li.add_argument("--hop", type=_positive_float, default=DEFAULT_HOP, metavar="SECONDS",
+                    help=f"seconds per line (default {DEFAULT_HOP})")
+    li.add_argument("--context", type=_positive_float, metavar="SECONDS",
+                    help="audio each decision sees, ending with its hop (default: the hop)")
+    li.add_argument("--realtime", action=argparse.BooleanOptionalAction, default=None,
+                    help="pace a file at real time (default for files; --no-realtime reads "
+                    "it as fast as it is classified)")
+    li.add_argument("--instrument-model", metavar="DIR",
+                    help="also name the instrument with this model (family or program)")
+    li.add_argument("--stats", action="store_true",
+                    help="add each hop's latency to its line and print p50/p95 on stderr")
+    li.set_defaults(func=run_listen)
 
     s = subparsers.add_parser(
         "serve",
@@ -112,15 +177,34 @@ def _import_tensorflow_quietly() -> None:
         import synthmir.predict  # noqa: F401
 
 
+def _load_for_task(model: str | None, task: str | None):
+    """Load the model (or the leaderboard's best for ``task``); check it does ``task``."""
+    from synthmir.predict import Classifier, find_model
+
+    targets = TASK_TARGETS[task] if task else ()
+    classifier = Classifier.load(find_model(model, targets=targets if model is None else ()))
+    if task and classifier.predictor.target not in targets:
+        raise SynthmirError(
+            f"model {classifier.model_id} predicts {classifier.predictor.target}, not the "
+            f"{task} task ({' or '.join(targets)}); pass a {task} model with --model"
+        )
+    return classifier
+
+
 def run_predict(args: argparse.Namespace) -> int:
     """Classify every file; 0 when all were classified, 2 when any failed."""
     _import_tensorflow_quietly()
-    from synthmir.predict import Classifier, audio_files, classify_source, find_model
+    from synthmir.predict import audio_files, classify_source
 
     files = audio_files(args.files)
     if not files:
         raise SynthmirError(f"no audio files (.wav, .flac, .ogg, .mp3) in {' '.join(args.files)}")
-    classifier = Classifier.load(find_model(args.model))
+    timeline = args.midi is not None or args.hop is not None
+    if timeline and args.task is None:
+        args.task = "harmony"  # a timeline is of pitch classes: pick a harmony model
+    classifier = _load_for_task(args.model, args.task)
+    if timeline:
+        return _run_timeline(args, classifier, files)
     rows: list[dict] = []
     for path in files:
         try:
@@ -147,6 +231,79 @@ def run_predict(args: argparse.Namespace) -> int:
     if args.csv:
         _write_csv(args.csv, rows, classifier.predictor.label_names)
     return 2 if any("error" in r for r in rows) else 0
+
+
+def _run_timeline(args: argparse.Namespace, classifier, files: list[Path]) -> int:
+    """Decide the pitch classes of every hop of one file; print and write the timeline."""
+    from synthmir.harmony import (
+        decide,
+        merge_runs,
+        timeline_rows,
+        write_timeline_csv,
+        write_timeline_midi,
+    )
+    from synthmir.predict import load_audio, predict_windows
+
+    if len(files) != 1:
+        raise SynthmirError(f"--midi/--hop make one timeline: give one FILE, not {len(files)}")
+    if args.midi is not None and Path(args.midi).suffix.lower() not in (".mid", ".midi"):
+        raise SynthmirError(f"--midi {args.midi}: the output must end in .mid")
+    audio = load_audio(files[0], classifier.sample_rate)
+    hop = DEFAULT_HOP if args.hop is None else args.hop
+    windows = predict_windows(classifier, audio, classifier.sample_rate, hop, args.context)
+    segments = merge_runs(decide(windows.probabilities, classifier.threshold),
+                          windows.starts, windows.ends)
+    rows = timeline_rows(segments)
+    if args.json:
+        print(json.dumps({"model": classifier.model_id, "file": str(files[0]), "hop": hop,
+                          "segments": rows}, indent=2))
+    else:
+        for r in rows:
+            print(f"{r['start']:8.3f} {r['end']:8.3f}  {r['notes'] or '-':<20} {r['chord']}"
+                  .rstrip())
+    if args.midi is not None:
+        write_timeline_midi(segments, args.midi, octave=args.octave)
+    if args.csv:
+        write_timeline_csv(segments, args.csv)
+    return 0
+
+
+def run_listen(args: argparse.Namespace) -> int:
+    """Print one line per hop of a stream until it ends (or Ctrl-C); 0 on a clean end."""
+    _import_tensorflow_quietly()
+    from synthmir.listen import Listener, file_source, listen, mic_source, print_line, stdin_source
+
+    classifier = _load_for_task(args.model, None if args.model else "harmony")
+    instrument = (_load_for_task(args.instrument_model, "instrument")
+                  if args.instrument_model else None)
+    if args.source == "-":
+        if args.realtime:
+            raise SynthmirError("--realtime paces files; stdin arrives at its own pace")
+        source = stdin_source(sys.stdin.buffer, args.format, args.rate,
+                              classifier.sample_rate, args.hop)
+    elif args.source == "mic":
+        source = mic_source(args.rate or classifier.sample_rate, args.hop)
+    else:
+        if not Path(args.source).is_file():
+            raise SynthmirError(f"--source {args.source}: no such file (use '-' for stdin, "
+                                "'mic' for the microphone)")
+        source = file_source(args.source, args.hop, realtime=args.realtime is not False)
+    listener = Listener(classifier, source.rate, args.hop, args.context, instrument)
+    print(f"synthmir listen: model {classifier.model_id}, {source.name}, hop {args.hop} s",
+          file=sys.stderr)
+    stats = None
+    try:
+        stats = listen(source, listener, print_line, with_latency=args.stats)
+    except KeyboardInterrupt:
+        pass  # Ctrl-C is how a live stream ends
+    except BrokenPipeError:
+        # the reader went away (e.g. `| head`): stop quietly, and keep Python from
+        # complaining while flushing stdout at exit
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    if args.stats and stats is not None:
+        print(f"synthmir listen: latency {json.dumps(stats.summary())}", file=sys.stderr)
+    return 0
 
 
 def _print_table(rows: list[dict], top: int) -> None:

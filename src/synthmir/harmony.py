@@ -57,8 +57,8 @@ def tune_threshold(y_true: np.ndarray, probabilities: np.ndarray, mode: str = "g
     """Decision threshold(s) that maximise exact match on a labelled split.
 
     Ties (common: exact match moves in steps of one clip) go to the higher micro F1, then
-    to the threshold closest to 0.5, so a split the model gets all right keeps the
-    natural midpoint rather than an arbitrary edge of the plateau.
+    to the middle of the thresholds that tie, so the decision keeps a margin on both sides
+    (a split the model gets all right keeps about 0.5).
 
     Parameters
     ----------
@@ -92,21 +92,26 @@ def tune_threshold(y_true: np.ndarray, probabilities: np.ndarray, mode: str = "g
             "need the same non-empty (clips, classes) shape"
         )
 
-    def score(threshold) -> tuple[float, float, float]:
-        exact, f1 = _exact_and_f1(y, p >= threshold)
-        return exact, f1, -float(np.abs(np.asarray(threshold) - 0.5).mean())
+    def best_of(threshold_for) -> float:
+        # The middle one of the candidates that tie for the best score: the plateau
+        # between the highest absent and the lowest present output is often wide, and its
+        # middle leaves the most margin on both sides.
+        scores = [_exact_and_f1(y, p >= threshold_for(t)) for t in _CANDIDATES]
+        top = max(scores)
+        ties = [t for t, sc in zip(_CANDIDATES, scores, strict=True) if sc == top]
+        return float(ties[len(ties) // 2])
 
-    best = max(_CANDIDATES, key=score)
+    best = best_of(lambda t: t)
     if mode == "global":
-        return round(float(best), 4)
+        return round(best, 4)
     thresholds = np.full(y.shape[1], best)
     for _ in range(2):
         for k in range(y.shape[1]):
             def with_k(t, k=k):
                 trial = thresholds.copy()
                 trial[k] = t
-                return score(trial)
-            thresholds[k] = max(_CANDIDATES, key=with_k)
+                return trial
+            thresholds[k] = best_of(with_k)
     return [round(float(t), 4) for t in thresholds]
 
 

@@ -90,11 +90,10 @@ def _raw_blocks(stream: BinaryIO, dtype: np.dtype, channels: int, frames: int,
         pending = b""
         if usable:
             samples = np.frombuffer(data[:usable], dtype=dtype).reshape(-1, channels)
+            mono = samples.mean(axis=1, dtype=np.float32)
             if dtype.kind == "i":
-                mono = samples.mean(axis=1, dtype=np.float32) / np.float32(2 ** (8 * dtype.itemsize - 1))
-            else:
-                mono = samples.mean(axis=1, dtype=np.float32)
-            yield mono.astype(np.float32, copy=False), arrived
+                mono /= np.float32(2 ** (8 * dtype.itemsize - 1))  # full scale = 1
+            yield mono, arrived
         if len(data) < frames * frame_bytes:
             return  # end of stream (a trailing partial frame is dropped)
 

@@ -149,7 +149,7 @@ def find_model(model: str | os.PathLike | None = None, root: str | os.PathLike =
     model : str or path, optional
         A model folder, or a model id under ``root/results/models``. When omitted, the
         leaderboard's best: the id in ``root/results/best_model``, or with ``targets`` the
-        best-ranked model of ``root/results/leaderboard.csv`` predicting one of them.
+        leader of the first of them in ``root/results/best_models.json``.
     root : str or path
         The workflow's working directory.
     targets : tuple of str
@@ -159,26 +159,24 @@ def find_model(model: str | os.PathLike | None = None, root: str | os.PathLike =
     ------
     SynthmirError
         When the folder does not exist or lacks ``model.keras`` / ``preprocessing.json``,
-        or the leaderboard has no model for ``targets``.
+        or no model predicts any of ``targets``.
     """
     root = Path(root)
     if model is None and targets:
-        board_csv = root / "results" / "leaderboard.csv"
-        if not board_csv.is_file():
+        leaders_json = root / "results" / "best_models.json"
+        if not leaders_json.is_file():
             raise SynthmirError(
-                f"no leaderboard found ({board_csv} is missing); run `make report` here "
+                f"no trained model found ({leaders_json} is missing); run `make report` here "
                 "or pass --model DIR"
             )
-        import pandas as pd
-
-        board = pd.read_csv(board_csv, dtype=str)
-        rows = board[board["target"].isin(targets)]
-        if rows.empty:
+        leaders = json.loads(leaders_json.read_text())
+        found = [leaders[t] for t in targets if t in leaders]
+        if not found:
             raise SynthmirError(
-                f"the leaderboard has no model predicting {' or '.join(targets)}; add one to "
+                f"no model predicts {' or '.join(targets)} (leaders: {leaders}); add one to "
                 "the config or pass --model DIR"
             )
-        model = rows.iloc[0]["model"]
+        model = found[0]
     if model is None:
         best = root / "results" / "best_model"
         if not best.is_file():

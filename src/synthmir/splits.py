@@ -69,9 +69,7 @@ def clip_uniform(clip_ids: pd.Series | list[str], seed: int) -> np.ndarray:
 def _config(split_cfg: dict) -> dict:
     unknown = sorted(set(split_cfg) - set(DEFAULTS))
     if unknown:
-        raise SynthmirError(
-            f"unknown split option(s) {unknown}; known: {sorted(DEFAULTS)}"
-        )
+        raise SynthmirError(f"unknown split option(s) {unknown}; known: {sorted(DEFAULTS)}")
     cfg = {**DEFAULTS, **split_cfg}
     for key in ("valid", "test"):
         if not 0.0 <= float(cfg[key]) < 1.0:

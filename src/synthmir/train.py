@@ -37,15 +37,15 @@ MODEL_KEYS = {"dataset", "features", "target", "architecture", "training"}
 TRAINING: dict = {
     "seed": 7,  # seeds python, numpy, the backend, shuffling and augmentation
     "batch_size": 32,
-    "epochs": 40,  # maximum epochs
-    "patience": 6,  # early stopping on valid loss (best weights restored); 0 = off
+    "epochs": 30,  # maximum epochs
+    "patience": 8,  # early stopping on valid loss (best weights restored); 0 = off
     "learning_rate": 0.002,
     "optimizer": "adam",  # adam, adamw or sgd (Nesterov momentum 0.9)
-    "weight_decay": 0.0,  # decoupled weight decay (adamw, sgd)
-    "schedule": "constant",  # constant, cosine (to 1 % over `epochs`) or plateau (halve)
+    "weight_decay": 0.0,  # decoupled weight decay (adam, adamw, sgd); 0 = none
+    "schedule": "cosine",  # constant, cosine (to 1 % over `epochs`) or plateau (halve)
     "standardize": "global",  # none, global or per_bin; fitted on train clips only
-    "pitch_shift": 0,  # augmentation: random shift along pitch, ± this many semitones
-    "gain_db": 0.0,  # augmentation: random level change, ± this many dB
+    "pitch_shift": 2,  # augmentation: random shift along pitch, ± this many semitones
+    "gain_db": 6.0,  # augmentation: random level change, ± this many dB
     "in_memory_mb": 2048,  # read features into memory when they fit in this; 0 = stream
 }
 OPTIMIZERS = ("adam", "adamw", "sgd")
@@ -56,9 +56,7 @@ def training_config(training: dict) -> dict:
     """Complete a ``training`` config with defaults; raise on unknown keys or values."""
     unknown = sorted(set(training) - set(TRAINING))
     if unknown:
-        raise SynthmirError(
-            f"unknown training option(s) {unknown}; known: {sorted(TRAINING)}"
-        )
+        raise SynthmirError(f"unknown training option(s) {unknown}; known: {sorted(TRAINING)}")
     cfg = {**TRAINING, **training}
     for key, allowed in (
         ("optimizer", OPTIMIZERS),
@@ -175,9 +173,7 @@ def _read_labels(h5: h5py.File, target: str) -> tuple[np.ndarray, list[str], boo
     """Encode the ``labels/{target}`` column: (encoded, label names, multilabel)."""
     if "labels" not in h5 or target not in h5["labels"]:
         known = sorted(h5["labels"]) if "labels" in h5 else []
-        raise SynthmirError(
-            f"target {target!r} is not among the labels of {h5.filename}: {known}"
-        )
+        raise SynthmirError(f"target {target!r} is not among the labels of {h5.filename}: {known}")
     ds = h5["labels"][target]
     values = ds.asstr()[...] if h5py.check_string_dtype(ds.dtype) else ds[...]
     if target in MULTILABEL_TARGETS:
@@ -227,8 +223,12 @@ class _EpochLog(keras.callbacks.Callback):
         logs = logs or {}
         log.info(
             "epoch %d: loss %.4f error %.4f val_loss %.4f val_error %.4f lr %.2e",
-            epoch + 1, logs.get("loss", np.nan), logs.get("error", np.nan),
-            logs.get("val_loss", np.nan), logs.get("val_error", np.nan), lr,
+            epoch + 1,
+            logs.get("loss", np.nan),
+            logs.get("error", np.nan),
+            logs.get("val_loss", np.nan),
+            logs.get("val_error", np.nan),
+            lr,
         )
 
 
@@ -242,7 +242,7 @@ def _optimizer(cfg: dict, steps_per_epoch: int) -> keras.optimizers.Optimizer:
     if cfg["optimizer"] == "sgd":
         return keras.optimizers.SGD(lr, momentum=0.9, nesterov=True, weight_decay=wd)
     if cfg["optimizer"] == "adamw":
-        return keras.optimizers.AdamW(lr, weight_decay=wd or 0.004)
+        return keras.optimizers.AdamW(lr, weight_decay=float(cfg["weight_decay"]))
     return keras.optimizers.Adam(lr, weight_decay=wd)
 
 
@@ -319,14 +319,21 @@ def train_model(
         labels, label_names, multilabel = _read_labels(h5, target)
         features = h5["features"]
         feature_params = {k: _json_value(v) for k, v in h5.attrs.items()}
+        # The rate sits on the features dataset; prediction resamples any input audio to it.
+        feature_params["sample_rate"] = int(h5["features"].attrs["sample_rate"])
         input_shape = tuple(int(s) for s in features.shape[1:])
         rows = _split_rows(clip_ids, splits_csv)
         in_memory = features.nbytes <= float(cfg["in_memory_mb"]) * 2**20
         source = features[...] if in_memory else features
         log.info(
             "%s: %d clips %s, %s in memory; train %d, valid %d, test %d (untouched)",
-            features_h5, len(clip_ids), input_shape, "read" if in_memory else "streamed, not",
-            len(rows["train"]), len(rows["valid"]), len(rows["test"]),
+            features_h5,
+            len(clip_ids),
+            input_shape,
+            "read" if in_memory else "streamed, not",
+            len(rows["train"]),
+            len(rows["valid"]),
+            len(rows["test"]),
         )
 
         batch = int(cfg["batch_size"])
@@ -339,7 +346,12 @@ def train_model(
         bins_per_semitone = int(feature_params.get("bins_per_semitone", 1))
         floor_db = float(feature_params.get("floor_db", -120.0))
         train_data = ClipBatches(
-            source, rows["train"], labels[rows["train"]], batch, scaler, seed=seed,
+            source,
+            rows["train"],
+            labels[rows["train"]],
+            batch,
+            scaler,
+            seed=seed,
             pitch_shift=int(cfg["pitch_shift"]) * bins_per_semitone,
             gain=float(cfg["gain_db"]) / -floor_db,
         )
@@ -371,15 +383,21 @@ def train_model(
             )
         fit_started = time.perf_counter()
         history = model.fit(
-            train_data, validation_data=valid_data, epochs=int(cfg["epochs"]),
-            callbacks=callbacks, verbose=0,
+            train_data,
+            validation_data=valid_data,
+            epochs=int(cfg["epochs"]),
+            callbacks=callbacks,
+            verbose=0,
         ).history
         fit_s = time.perf_counter() - fit_started
 
     epochs_run = len(history["loss"])
     best = int(np.argmin(history["val_loss"])) if stopper else epochs_run - 1
     _write_artifacts(
-        out, model, history, epoch_log.lr,
+        out,
+        model,
+        history,
+        epoch_log.lr,
         preprocessing={
             "target": target,
             "multilabel": multilabel,
@@ -457,6 +475,9 @@ def _write_artifacts(
         tmp.write_text(json.dumps(train_info, indent=2) + "\n")
     log.info(
         "trained %s: best epoch %d of %d, val_error %.4f, %.1f s",
-        out, train_info["best_epoch"], train_info["epochs_run"],
-        train_info["best_val_error"], train_info["wall_time_s"],
+        out,
+        train_info["best_epoch"],
+        train_info["epochs_run"],
+        train_info["best_val_error"],
+        train_info["wall_time_s"],
     )

@@ -1,10 +1,16 @@
 # Config helpers and get_* input functions shared by every rule file.
 from snakemake.exceptions import WorkflowError
 
-from synthmir.config import check_config, model_split
+from synthmir.config import canonical, check_config, model_split
 from synthmir.errors import SynthmirError
 
 ENTRY_NAME = "[A-Za-z0-9_][A-Za-z0-9_.-]*"
+
+# Key order in the YAML is not meaningful: params see sorted mappings, so reordering keys
+# reruns nothing.
+_ordered = canonical(dict(config))
+config.clear()
+config.update(_ordered)
 
 try:
     MODELS = check_config(config)

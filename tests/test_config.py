@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from synthmir.config import check_config, expand_models, variant_id
+from synthmir.config import canonical, check_config, expand_models, variant_id
 from synthmir.errors import SynthmirError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -106,3 +106,11 @@ def test_missing_sound_font_names_the_package(default_config):
     config["soundfonts"]["fluidr3"]["path"] = "/nonexistent/FluidR3_GM.sf2"
     with pytest.raises(SynthmirError, match="fluid-soundfont-gm"):
         check_config(config)
+
+
+def test_canonical_sorts_mappings_recursively_and_keeps_list_order():
+    value = {"b": [{"z": 1, "a": 2}, 3], "a": {"y": 1, "x": None}}
+    result = canonical(value)
+    assert list(result) == ["a", "b"] and list(result["a"]) == ["x", "y"]
+    assert list(result["b"][0]) == ["a", "z"] and result["b"][1] == 3
+    assert result == value

@@ -58,7 +58,7 @@ def test_report_shows_the_measured_metrics(tiny_run):
     test_error = metrics["splits"]["test"]["error"]
     assert 0 <= test_error <= 1
     html = (tiny_run / "results/report.html").read_text()
-    assert f"{100 * test_error:.2f}%" in html
+    assert f"{100 * test_error:.1f}%" in html
     assert MODEL in html and "data:image/png;base64," in html
     board = pd.read_csv(tiny_run / "results/leaderboard.csv")
     assert list(board["model"]) == [MODEL]

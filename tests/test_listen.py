@@ -223,9 +223,9 @@ def test_listen_reads_raw_s16_from_stdin(chords_run, progression_wav):
     model = chords_run / "results" / "models" / "tinyharmony"
     audio, rate = sf.read(progression_wav, dtype="int16")
     result = _run_listen("--model", str(model), "--format", "s16", "--rate", str(rate),
-                         "--hop", "0.25", stdin=audio.tobytes())
+                         stdin=audio.tobytes())
     assert result.returncode == 0, result.stderr.decode()
-    _check_progression(result.stdout.decode(), 0.25)
+    _check_progression(result.stdout.decode(), 0.5)
 
 
 @pytest.mark.e2e

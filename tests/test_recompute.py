@@ -16,13 +16,20 @@ JOB_HEADER = re.compile(r"^(?:local)?rule (\w+):$")
 DOWNSTREAM_OF_TRAIN = {"train": 1, "evaluate": 1, "leaderboard": 1, "report": 1, "all": 1}
 
 
-def planned_jobs(workdir: Path, config: dict) -> list[tuple[str, dict]]:
+class Plan(list):
+    """(rule, wildcards) of every planned job, and why each would run (for failure messages)."""
+
+    reasons: str = ""
+
+
+def planned_jobs(workdir: Path, config: dict) -> Plan:
     """(rule, wildcards) of every job a dry run of ``config`` in ``workdir`` would run."""
     path = workdir / "edited.yaml"
     path.write_text(yaml.safe_dump(config))
     result = run_snakemake(workdir, "-n", "--configfile", str(path), timeout=120)
     assert result.returncode == 0, result.stderr[-3000:]
-    jobs, rule = [], None
+    jobs, rule = Plan(), None
+    jobs.reasons = "\n".join(line for line in result.stdout.splitlines() if "reason:" in line)
     for line in result.stdout.splitlines():
         if match := JOB_HEADER.match(line.strip()):
             rule = match.group(1)
@@ -33,7 +40,7 @@ def planned_jobs(workdir: Path, config: dict) -> list[tuple[str, dict]]:
     return jobs
 
 
-def counts(jobs) -> dict[str, int]:
+def counts(jobs: Plan) -> dict[str, int]:
     return dict(Counter(rule for rule, _ in jobs))
 
 
@@ -55,13 +62,14 @@ def model_entry(config: dict) -> dict:
 
 
 def test_a_nothing_changed_plans_nothing(workdir, config):
-    assert planned_jobs(workdir, config) == []
+    plan = planned_jobs(workdir, config)
+    assert plan == [], plan.reasons
 
 
 def test_b_learning_rate_edit_retrains_only_that_model(workdir, config):
     model_entry(config)["sweep"]["training.learning_rate"] = [0.01]
     jobs = planned_jobs(workdir, config)
-    assert counts(jobs) == DOWNSTREAM_OF_TRAIN
+    assert counts(jobs) == DOWNSTREAM_OF_TRAIN, jobs.reasons
     trained = {w["model"] for rule, w in jobs if rule == "train"}
     assert trained == {"tinyconv_learning_rate-0.01"}
 
@@ -69,16 +77,17 @@ def test_b_learning_rate_edit_retrains_only_that_model(workdir, config):
 def test_c_added_sweep_value_runs_only_the_new_variant(workdir, config):
     model_entry(config)["sweep"]["training.learning_rate"].append(0.01)
     jobs = planned_jobs(workdir, config)
-    assert counts(jobs) == DOWNSTREAM_OF_TRAIN
+    assert counts(jobs) == DOWNSTREAM_OF_TRAIN, jobs.reasons
     assert {w["model"] for rule, w in jobs if rule == "evaluate"} == {
         "tinyconv_learning_rate-0.01"}
 
 
 def test_d_feature_edit_reextracts_and_retrains_without_rendering(workdir, config):
     config["features"]["pitchgram"]["floor_db"] = -100.0
-    jobs = counts(planned_jobs(workdir, config))
+    plan = planned_jobs(workdir, config)
     shards = config["datasets"]["tiny"]["shards"]
-    assert jobs == {"features_shard": shards, "features": 1, **DOWNSTREAM_OF_TRAIN}
+    expected = {"features_shard": shards, "features": 1, **DOWNSTREAM_OF_TRAIN}
+    assert counts(plan) == expected, plan.reasons
 
 
 def test_e_clip_count_edit_reruns_that_dataset_only(workdir, config):
@@ -87,8 +96,9 @@ def test_e_clip_count_edit_reruns_that_dataset_only(workdir, config):
     datasets = {w["dataset"] for _, w in jobs if "dataset" in w}
     assert datasets == {"tiny"}
     shards = config["datasets"]["tiny"]["shards"]
-    assert counts(jobs) == {"render_shard": shards, "clips": 1, "splits": 1,
-                            "features_shard": shards, "features": 1, **DOWNSTREAM_OF_TRAIN}
+    expected = {"render_shard": shards, "clips": 1, "splits": 1, "features_shard": shards,
+                "features": 1, **DOWNSTREAM_OF_TRAIN}
+    assert counts(jobs) == expected, jobs.reasons
 
 
 def test_f_reverted_edit_finds_earlier_results(workdir, config):
@@ -98,18 +108,24 @@ def test_f_reverted_edit_finds_earlier_results(workdir, config):
     path.write_text(yaml.safe_dump(edited))
     result = run_snakemake(workdir, "-j2", "--configfile", str(path))
     assert result.returncode == 0, result.stderr[-3000:]
-    jobs = counts(planned_jobs(workdir, config))
-    assert "train" not in jobs and "evaluate" not in jobs
-    assert jobs == {"leaderboard": 1, "report": 1, "all": 1}
+    plan = planned_jobs(workdir, config)
+    assert counts(plan) == {"leaderboard": 1, "report": 1, "all": 1}, plan.reasons
 
 
 def test_g_library_edit_reruns_the_stages_that_use_it(workdir, config):
-    """Library modules are declared inputs of the rules that run them (see README)."""
+    """Library modules are declared inputs of the rules that run them (see README).
+
+    Snakemake compares a changed input's checksum, so the module's content must change: a
+    comment is appended for the dry run, and the file is restored byte for byte after it.
+    """
     module = ROOT / "src/synthmir/plots.py"
-    before = module.stat()
+    baseline = counts(planned_jobs(workdir, config))
+    original, stat = module.read_bytes(), module.stat()
     try:
-        os.utime(module, (before.st_atime, before.st_mtime + 10_000_000))
-        jobs = counts(planned_jobs(workdir, config))
+        module.write_bytes(original + b"# edited by test_recompute\n")
+        plan = planned_jobs(workdir, config)
     finally:
-        os.utime(module, (before.st_atime, before.st_mtime))
-    assert jobs == {"evaluate": 1, "leaderboard": 1, "report": 1, "all": 1}
+        module.write_bytes(original)
+        os.utime(module, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert {rule for rule, _ in plan} - set(baseline) == {"evaluate"}, plan.reasons
+    assert counts(plan)["evaluate"] == 1 and "train" not in counts(plan), plan.reasons

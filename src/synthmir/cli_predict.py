@@ -289,6 +289,7 @@ def run_listen(args: argparse.Namespace) -> int:
                                 "'mic' for the microphone)")
         source = file_source(args.source, args.hop, realtime=args.realtime is not False)
     listener = Listener(classifier, source.rate, args.hop, args.context, instrument)
+    listener.warm_up()
     print(f"synthmir listen: model {classifier.model_id}, {source.name}, hop {args.hop} s",
           file=sys.stderr)
     stats = None

@@ -34,6 +34,19 @@ def _format_value(value: Any) -> str:
     return re.sub(r"[^A-Za-z0-9.+-]+", "-", text).strip("-")
 
 
+def canonical(value: Any) -> Any:
+    """``value`` with every mapping's keys sorted, recursively.
+
+    Snakemake compares a job's params with the recorded ones as text, so two configs that
+    differ only in key order would otherwise rerun everything.
+    """
+    if isinstance(value, dict):
+        return {key: canonical(value[key]) for key in sorted(value)}
+    if isinstance(value, list):
+        return [canonical(item) for item in value]
+    return value
+
+
 def variant_id(name: str, assignment: dict[str, Any]) -> str:
     """Readable, stable, filesystem-safe id of one sweep variant.
 
@@ -148,7 +161,7 @@ def check_config(config: dict) -> dict[str, dict]:
             raise _fail(f"features.{name}.hop", "hop is longer than block_size",
                         "Frames would skip samples; use hop <= block_size.")
     models = expand_models(config["models"])
-    for model_id, model in models.items():
+    for model in models.values():
         if "split" in model:
             model["split_scheme"] = split_scheme(model["split"])
     model_schema = _schema()["$defs"]["model"]

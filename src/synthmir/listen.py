@@ -318,6 +318,15 @@ class Listener:
         # The latest `context` samples; a hop completes when `hop` new ones have arrived.
         self._buffer = np.zeros(self.context, dtype=np.float32)
 
+    def warm_up(self) -> None:
+        """Run each model once and name one chord, so the first hop does not pay for
+        TensorFlow's first call or for importing music21 (together about half a second)."""
+        for model in (self.classifier, self.instrument):
+            if model is not None:
+                model.predictor.predict_features(np.zeros(model.predictor.input_shape,
+                                                          dtype=np.float32))
+        chord_name((0, 4, 7))
+
     def feed(self, block: np.ndarray, arrived: float) -> list[Hop]:
         """Take a block; return the hops it completes (usually none or one)."""
         out = []

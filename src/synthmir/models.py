@@ -174,6 +174,14 @@ class PitchPosition(layers.Layer):
         return (*input_shape[:-1], input_shape[-1] + 1)
 
 
+def pitch_class_membership(bins: int, lowest_pitch: float, bins_per_semitone: int
+                           ) -> np.ndarray:
+    """float32 (bins, 12): 1 where bin ``j`` (MIDI ``lowest_pitch + j / b``) has pitch class
+    ``round(pitch) % 12`` (C = 0)."""
+    pitch = lowest_pitch + np.arange(bins) / bins_per_semitone
+    return np.eye(12, dtype="float32")[np.rint(pitch).astype(int) % 12]
+
+
 @keras.saving.register_keras_serializable(package="synthmir")
 class OctaveFold(layers.Layer):
     """Fold pitch bins into the 12 pitch classes: (batch, ..., bins) → (batch, ..., 12).
@@ -191,12 +199,8 @@ class OctaveFold(layers.Layer):
         self.bins_per_semitone = int(bins_per_semitone)
         self.reduce = reduce
 
-    def _membership(self, bins: int) -> np.ndarray:
-        pitch = self.lowest_pitch + np.arange(bins) / self.bins_per_semitone
-        return np.eye(12, dtype="float32")[np.rint(pitch).astype(int) % 12]  # (bins, 12)
-
     def call(self, x):
-        member = self._membership(x.shape[-1])
+        member = pitch_class_membership(x.shape[-1], self.lowest_pitch, self.bins_per_semitone)
         if self.reduce == "sum":
             return ops.matmul(x, ops.convert_to_tensor(member, dtype=x.dtype))
         # max over the bins of each class: the other classes' bins are pushed far below
@@ -224,21 +228,23 @@ class ChromaMean(layers.Layer):
     def __init__(self, lowest_pitch: float, bins_per_semitone: int = 1,
                  floor_db: float = -120.0, **kwargs):
         super().__init__(**kwargs)
+        self.lowest_pitch = float(lowest_pitch)
+        self.bins_per_semitone = int(bins_per_semitone)
         self.floor_db = float(floor_db)
-        self.fold = OctaveFold(lowest_pitch, bins_per_semitone, "sum")
 
     def call(self, x):
         # value v is v * -floor + floor dB of power, i.e. half that in dB of magnitude
         magnitude = ops.power(10.0, (x * -self.floor_db + self.floor_db) / 20.0)
-        chroma = ops.mean(self.fold(magnitude), axis=1)
+        member = pitch_class_membership(x.shape[-1], self.lowest_pitch, self.bins_per_semitone)
+        chroma = ops.mean(ops.matmul(magnitude, ops.convert_to_tensor(member, x.dtype)), axis=1)
         return chroma / (ops.max(chroma, axis=-1, keepdims=True) + 1e-12)
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0], 12)
 
     def get_config(self):
-        return {**super().get_config(), "lowest_pitch": self.fold.lowest_pitch,
-                "bins_per_semitone": self.fold.bins_per_semitone, "floor_db": self.floor_db}
+        return {**super().get_config(), "lowest_pitch": self.lowest_pitch,
+                "bins_per_semitone": self.bins_per_semitone, "floor_db": self.floor_db}
 
 
 @keras.saving.register_keras_serializable(package="synthmir")

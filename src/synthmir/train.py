@@ -24,8 +24,10 @@ import numpy as np
 import pandas as pd
 
 from synthmir.errors import SynthmirError
+from synthmir.features import A4_MIDI
+from synthmir.harmony import THRESHOLD_MODES, tune_threshold
 from synthmir.io import atomic_path
-from synthmir.models import architecture_config, build_model
+from synthmir.models import PITCH_KINDS, architecture_config, build_model
 from synthmir.predictor import STANDARDIZE, Scaler
 
 log = logging.getLogger(__name__)
@@ -47,6 +49,9 @@ TRAINING: dict = {
     "pitch_shift": 2,  # augmentation: random shift along pitch, ± this many semitones
     "gain_db": 6.0,  # augmentation: random level change, ± this many dB
     "in_memory_mb": 2048,  # read features into memory when they fit in this; 0 = stream
+    # pitch_classes: decision threshold saved with the model; global or per_class are tuned
+    # on valid (maximum exact match, ties to micro F1); a number in (0, 1) is used as is
+    "threshold": "global",
 }
 OPTIMIZERS = ("adam", "adamw", "sgd")
 SCHEDULES = ("constant", "cosine", "plateau")
@@ -68,6 +73,15 @@ def training_config(training: dict) -> dict:
     for key in ("batch_size", "epochs"):
         if int(cfg[key]) < 1:
             raise SynthmirError(f"training {key}={cfg[key]} must be at least 1")
+    threshold = cfg["threshold"]
+    if threshold not in THRESHOLD_MODES and not (
+        isinstance(threshold, int | float) and not isinstance(threshold, bool)
+        and 0 < threshold < 1
+    ):
+        raise SynthmirError(
+            f"training threshold={threshold!r} must be {' or '.join(THRESHOLD_MODES)} or a "
+            "number between 0 and 1"
+        )
     return cfg
 
 
@@ -107,6 +121,10 @@ class ClipBatches(keras.utils.PyDataset):
         batch only, so they do not depend on threads); None: fixed order, no augmentation.
     pitch_shift : int
         Maximum shift along pitch, bins.
+    shift_labels : int
+        0, or the bins per semitone of multi-hot pitch-class labels: then shifts are whole
+        semitones and each clip's pitch classes move with its pitch (a C major chord
+        shifted up two semitones is labelled D major).
     gain : float
         Maximum level change in feature units (1 = the feature's full dB range).
     """
@@ -121,6 +139,7 @@ class ClipBatches(keras.utils.PyDataset):
         seed: int | None = None,
         pitch_shift: int = 0,
         gain: float = 0.0,
+        shift_labels: int = 0,
     ):
         super().__init__()
         self.source = source
@@ -131,6 +150,7 @@ class ClipBatches(keras.utils.PyDataset):
         self.seed = seed
         self.pitch_shift = pitch_shift
         self.gain = gain
+        self.shift_labels = shift_labels
         self.epoch = 0
         self.order = self._order()
 
@@ -145,15 +165,24 @@ class ClipBatches(keras.utils.PyDataset):
     def __getitem__(self, index: int):
         picked = np.sort(self.order[index * self.batch_size : (index + 1) * self.batch_size])
         x = np.asarray(self.source[self.rows[picked]], dtype=np.float32)
+        y = self.labels[picked]
         if self.seed is not None:
             rng = np.random.default_rng([self.seed, self.epoch, index])
-            x = self._augment(x, rng)
-        return self.scaler(x), self.labels[picked]
+            x, y = self._augment(x, y, rng)
+        return self.scaler(x), y
 
-    def _augment(self, x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    def _augment(self, x: np.ndarray, y: np.ndarray, rng: np.random.Generator
+                 ) -> tuple[np.ndarray, np.ndarray]:
         n, _, bins = x.shape
         if self.pitch_shift:
-            shift = rng.integers(-self.pitch_shift, self.pitch_shift + 1, size=n)
+            if self.shift_labels:
+                semitones = self.pitch_shift // self.shift_labels
+                steps = rng.integers(-semitones, semitones + 1, size=n)
+                shift = steps * self.shift_labels
+                classes = (np.arange(y.shape[1])[None, :] - steps[:, None]) % y.shape[1]
+                y = np.take_along_axis(y, classes, axis=1)
+            else:
+                shift = rng.integers(-self.pitch_shift, self.pitch_shift + 1, size=n)
             src = np.arange(bins)[None, :] - shift[:, None]
             inside = (src >= 0) & (src < bins)
             x = np.take_along_axis(x, np.clip(src, 0, bins - 1)[:, None, :], axis=2)
@@ -162,7 +191,7 @@ class ClipBatches(keras.utils.PyDataset):
             delta = rng.uniform(-self.gain, self.gain, size=(n, 1, 1)).astype(np.float32)
             # Silence stays at the floor (0); everything else moves in dB, clipped to range.
             x = np.where(x > 0, np.clip(x + delta, 0.0, 1.0), 0.0).astype(np.float32)
-        return x
+        return x, y
 
     def on_epoch_end(self) -> None:
         self.epoch += 1
@@ -319,8 +348,10 @@ def train_model(
         labels, label_names, multilabel = _read_labels(h5, target)
         features = h5["features"]
         feature_params = {k: _json_value(v) for k, v in h5.attrs.items()}
-        # The rate sits on the features dataset; prediction resamples any input audio to it.
-        feature_params["sample_rate"] = int(h5["features"].attrs["sample_rate"])
+        # The rate sits on the features dataset; prediction resamples any input audio to it
+        # (files written before it was recorded lack it: prediction then assumes 44.1 kHz).
+        if "sample_rate" in features.attrs:
+            feature_params["sample_rate"] = int(features.attrs["sample_rate"])
         input_shape = tuple(int(s) for s in features.shape[1:])
         rows = _split_rows(clip_ids, splits_csv)
         in_memory = features.nbytes <= float(cfg["in_memory_mb"]) * 2**20
@@ -337,14 +368,32 @@ def train_model(
         )
 
         batch = int(cfg["batch_size"])
+        feature_kind = feature_params.get("kind", "pitchgram")
+        if arch["kind"] in PITCH_KINDS and feature_kind != "pitchgram":
+            raise SynthmirError(
+                f"architecture {arch['kind']} folds pitch bins: train it on pitchgram "
+                f"features, not {feature_kind}"
+            )
+        bins_per_semitone = int(feature_params.get("bins_per_semitone", 1))
+        floor_db = float(feature_params.get("floor_db", -120.0))
+        model = build_model(
+            arch, input_shape, len(label_names), multilabel, bins_per_semitone,
+            lowest_pitch=A4_MIDI + float(feature_params.get("bin_min", -48)), floor_db=floor_db,
+        )
+        # A model without weights cannot adapt to standardised inputs: it reads raw features
+        # (and is not fitted at all, below).
+        learns = bool(model.trainable_weights)
         scaler = Scaler.fit(
-            cfg["standardize"],
+            cfg["standardize"] if learns else "none",
             (source[rows["train"][i : i + 256]] for i in range(0, len(rows["train"]), 256)),
         )
         # Pitch shift and gain are given in semitones and dB; convert to bins and the
-        # feature's units (its value range spans -floor_db dB).
-        bins_per_semitone = int(feature_params.get("bins_per_semitone", 1))
-        floor_db = float(feature_params.get("floor_db", -120.0))
+        # feature's units (its value range spans -floor_db dB). Shifting bins is a pitch
+        # shift only for pitchgram bins; STFT bins are linear in frequency and chroma wraps.
+        pitch_shift = int(cfg["pitch_shift"]) * bins_per_semitone
+        if pitch_shift and feature_kind != "pitchgram":
+            log.info("pitch_shift applies to pitchgram features only: off for %s", feature_kind)
+            pitch_shift = 0
         train_data = ClipBatches(
             source,
             rows["train"],
@@ -352,12 +401,12 @@ def train_model(
             batch,
             scaler,
             seed=seed,
-            pitch_shift=int(cfg["pitch_shift"]) * bins_per_semitone,
+            pitch_shift=pitch_shift,
             gain=float(cfg["gain_db"]) / -floor_db,
+            shift_labels=bins_per_semitone if target in MULTILABEL_TARGETS else 0,
         )
         valid_data = ClipBatches(source, rows["valid"], labels[rows["valid"]], batch, scaler)
 
-        model = build_model(arch, input_shape, len(label_names), multilabel, bins_per_semitone)
         model.compile(
             optimizer=_optimizer(cfg, len(train_data)),
             loss="binary_crossentropy" if multilabel else "sparse_categorical_crossentropy",
@@ -382,30 +431,47 @@ def train_model(
                 )
             )
         fit_started = time.perf_counter()
-        history = model.fit(
-            train_data,
-            validation_data=valid_data,
-            epochs=int(cfg["epochs"]),
-            callbacks=callbacks,
-            verbose=0,
-        ).history
+        if learns:
+            history = model.fit(
+                train_data,
+                validation_data=valid_data,
+                epochs=int(cfg["epochs"]),
+                callbacks=callbacks,
+                verbose=0,
+            ).history
+            lr = epoch_log.lr
+        else:
+            # Nothing to fit: one evaluation, recorded as epoch 0, stands for the history.
+            history = {"loss": [], "error": [], "val_loss": [], "val_error": []}
+            for prefix, data in (("", ClipBatches(source, rows["train"], labels[rows["train"]],
+                                                  batch, scaler)), ("val_", valid_data)):
+                loss, error = model.evaluate(data, verbose=0)
+                history[f"{prefix}loss"].append(loss)
+                history[f"{prefix}error"].append(error)
+            lr = [0.0]
+            log.info("%s has no trainable weights: not fitted (val_loss %.4f)",
+                     arch["kind"], history["val_loss"][0])
         fit_s = time.perf_counter() - fit_started
-
-    epochs_run = len(history["loss"])
-    best = int(np.argmin(history["val_loss"])) if stopper else epochs_run - 1
-    _write_artifacts(
-        out,
-        model,
-        history,
-        epoch_log.lr,
-        preprocessing={
+        preprocessing = {
             "target": target,
             "multilabel": multilabel,
             "label_names": label_names,
             "input_shape": list(input_shape),
             "feature_params": feature_params,
             "scaler": scaler.to_json(),
-        },
+        }
+        if multilabel:
+            preprocessing["threshold"] = _threshold(cfg["threshold"], model, valid_data,
+                                                    labels[rows["valid"]])
+
+    epochs_run = len(history["loss"]) if learns else 0
+    best = int(np.argmin(history["val_loss"])) if stopper else len(history["loss"]) - 1
+    _write_artifacts(
+        out,
+        model,
+        history,
+        lr,
+        preprocessing=preprocessing,
         train_info={
             "dataset": model_cfg.get("dataset"),
             "features": model_cfg.get("features"),
@@ -413,13 +479,13 @@ def train_model(
             "architecture": arch,
             "training": cfg,
             "epochs_run": epochs_run,
-            "best_epoch": best + 1,
+            "best_epoch": best + 1 if learns else 0,
             "best_val_loss": float(history["val_loss"][best]),
             "best_val_error": float(history["val_error"][best]),
             "n_train": len(rows["train"]),
             "n_valid": len(rows["valid"]),
             "fit_time_s": round(fit_s, 2),
-            "seconds_per_epoch": round(fit_s / epochs_run, 3),
+            "seconds_per_epoch": round(fit_s / epochs_run, 3) if epochs_run else None,
             "cores": threads,
             "tensorflow_version": _tensorflow_version(),
             "keras_version": keras.__version__,
@@ -427,7 +493,22 @@ def train_model(
             "parameters": int(model.count_params()),
         },
         started=started,
+        first_epoch=1 if learns else 0,
     )
+
+
+def _threshold(setting: str | float, model: keras.Model, valid_data: ClipBatches,
+               y_valid: np.ndarray) -> float | list[float]:
+    """The decision threshold(s) of a multi-label model: fixed, or tuned on valid."""
+    if setting not in THRESHOLD_MODES:
+        return float(setting)
+    probabilities = model.predict(valid_data, verbose=0)
+    tuned = tune_threshold(y_valid, probabilities, mode=str(setting))
+    exact = float(((probabilities >= np.asarray(tuned)) == (y_valid > 0)).all(axis=1).mean())
+    at_half = float(((probabilities >= 0.5) == (y_valid > 0)).all(axis=1).mean())
+    log.info("threshold %s (%s, tuned on valid): exact match %.4f (%.4f at 0.5)",
+             tuned, setting, exact, at_half)
+    return tuned
 
 
 def _tensorflow_version() -> str | None:
@@ -446,6 +527,7 @@ def _write_artifacts(
     preprocessing: dict,
     train_info: dict,
     started: float,
+    first_epoch: int = 1,
 ) -> None:
     out.mkdir(parents=True, exist_ok=True)
     with atomic_path(out / "model.keras") as tmp:
@@ -458,7 +540,7 @@ def _write_artifacts(
         writer.writerow(["epoch", *columns, "lr"])
         for epoch in range(len(history["loss"])):
             values = [f"{history[c][epoch]:.6g}" for c in columns]
-            writer.writerow([epoch + 1, *values, f"{lr[epoch]:.6g}"])
+            writer.writerow([epoch + first_epoch, *values, f"{lr[epoch]:.6g}"])
     lines: list[str] = []
     model.summary(print_fn=lambda text, **_: lines.append(text))
     # Keras's "Total params" counts the optimizer state too; state the model's own size.

@@ -67,6 +67,8 @@ bench: setup
 	$(BIN)/python bench/bench_train.py --out results/bench/train.json \
 	  --features $(NOTES)/features/pitchgram.h5 --splits $(NOTES)/splits.csv
 	$(BIN)/snakemake -j2 results/report.html
+	$(BIN)/snakemake -j2 results/models/gm16_pitchconv/evaluation/metrics.json \
+	  --configfile config/gm16.yaml
 	$(BIN)/python bench/bench_predict.py --out results/bench/predict.json \
 	  --clip $(NOTES)/audio/shard0/c000000.flac
 

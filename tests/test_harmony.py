@@ -303,6 +303,19 @@ def test_chroma_mean_trains_for_zero_epochs_and_saves_a_tuned_threshold(tmp_path
     assert isinstance(threshold, float) and 0 < threshold < 1
 
 
+def test_zero_epochs_leave_a_learnable_model_unfitted(tmp_path):
+    from synthmir.train import train_model
+
+    data = _pitch_class_data(tmp_path)
+    cfg = {"dataset": "d", "features": "pitchgram", "target": "pitch_classes",
+           "architecture": {"kind": "pitchfold", "filters": [4]}, "training": {"epochs": 0}}
+    train_model(*data, cfg, tmp_path / "model", threads=2)
+    info = json.loads((tmp_path / "model" / "train.json").read_text())
+    preprocessing = json.loads((tmp_path / "model" / "preprocessing.json").read_text())
+    assert info["epochs_run"] == 0 and info["parameters"] > 0
+    assert preprocessing["scaler"]["kind"] == "global"  # it has weights that expect it
+
+
 def test_training_threshold_settings(tmp_path):
     from synthmir.train import train_model, training_config
 

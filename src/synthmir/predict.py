@@ -6,6 +6,10 @@ mixed to mono and resampled to the model's rate. The model sees fixed windows of
 into half-overlapping windows whose probabilities are averaged. Features are computed with
 exactly the parameters saved with the model, so a clip of the training length gives the very
 pitchgram the model was trained on.
+
+:func:`predict_windows` instead decides every hop of a recording separately (each from the
+audio of its own hop, or a longer context ending with it, zero-padded to one window): the
+timeline behind ``synthmir predict --midi`` and, hop by hop, ``synthmir listen``.
 """
 
 from __future__ import annotations

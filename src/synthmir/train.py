@@ -70,9 +70,10 @@ def training_config(training: dict) -> dict:
     ):
         if cfg[key] not in allowed:
             raise SynthmirError(f"training {key}={cfg[key]!r} must be one of {list(allowed)}")
-    for key in ("batch_size", "epochs"):
-        if int(cfg[key]) < 1:
-            raise SynthmirError(f"training {key}={cfg[key]} must be at least 1")
+    if int(cfg["batch_size"]) < 1:
+        raise SynthmirError(f"training batch_size={cfg['batch_size']} must be at least 1")
+    if int(cfg["epochs"]) < 0:
+        raise SynthmirError(f"training epochs={cfg['epochs']} must be 0 (no fitting) or more")
     threshold = cfg["threshold"]
     if threshold not in THRESHOLD_MODES and not (
         isinstance(threshold, int | float) and not isinstance(threshold, bool)
@@ -264,8 +265,9 @@ class _EpochLog(keras.callbacks.Callback):
 def _optimizer(cfg: dict, steps_per_epoch: int) -> keras.optimizers.Optimizer:
     lr = float(cfg["learning_rate"])
     if cfg["schedule"] == "cosine":
+        # max(1, ...): with 0 epochs the schedule never steps, but Keras refuses 0 steps
         lr = keras.optimizers.schedules.CosineDecay(
-            lr, decay_steps=int(cfg["epochs"]) * steps_per_epoch, alpha=0.01
+            lr, decay_steps=max(1, int(cfg["epochs"]) * steps_per_epoch), alpha=0.01
         )
     wd = float(cfg["weight_decay"]) or None
     if cfg["optimizer"] == "sgd":
@@ -380,11 +382,11 @@ def train_model(
             arch, input_shape, len(label_names), multilabel, bins_per_semitone,
             lowest_pitch=A4_MIDI + float(feature_params.get("bin_min", -48)), floor_db=floor_db,
         )
-        # A model without weights cannot adapt to standardised inputs: it reads raw features
-        # (and is not fitted at all, below).
-        learns = bool(model.trainable_weights)
+        # A model without weights cannot adapt to standardised inputs: it reads raw features.
+        # It is not fitted, nor is any model given 0 epochs.
+        learns = bool(model.trainable_weights) and int(cfg["epochs"]) > 0
         scaler = Scaler.fit(
-            cfg["standardize"] if learns else "none",
+            cfg["standardize"] if model.trainable_weights else "none",
             (source[rows["train"][i : i + 256]] for i in range(0, len(rows["train"]), 256)),
         )
         # Pitch shift and gain are given in semitones and dB; convert to bins and the
@@ -441,7 +443,8 @@ def train_model(
             ).history
             lr = epoch_log.lr
         else:
-            # Nothing to fit: one evaluation, recorded as epoch 0, stands for the history.
+            # Nothing to fit: one evaluation of the initial model, recorded as epoch 0, stands
+            # for the history.
             history = {"loss": [], "error": [], "val_loss": [], "val_error": []}
             for prefix, data in (("", ClipBatches(source, rows["train"], labels[rows["train"]],
                                                   batch, scaler)), ("val_", valid_data)):
@@ -449,8 +452,9 @@ def train_model(
                 history[f"{prefix}loss"].append(loss)
                 history[f"{prefix}error"].append(error)
             lr = [0.0]
-            log.info("%s has no trainable weights: not fitted (val_loss %.4f)",
-                     arch["kind"], history["val_loss"][0])
+            log.info("%s: not fitted (%d trainable weights, %d epochs); val_loss %.4f",
+                     arch["kind"], len(model.trainable_weights), int(cfg["epochs"]),
+                     history["val_loss"][0])
         fit_s = time.perf_counter() - fit_started
         preprocessing = {
             "target": target,

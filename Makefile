@@ -71,6 +71,7 @@ bench: setup
 	  --configfile config/gm16.yaml
 	$(BIN)/python bench/bench_predict.py --out results/bench/predict.json \
 	  --clip $(NOTES)/audio/shard0/c000000.flac
+	$(BIN)/python bench/bench_listen.py --out results/bench/listen.json
 
 lint: setup
 	$(BIN)/ruff check .

@@ -12,19 +12,14 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 from synthmir.web import create_app
+from tests.conftest import chromium
 from tests.test_web import running_server
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",  # the tests may run as root, where Chromium's sandbox refuses to start
-    "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-    "--disable-sync", "--no-first-run",
-    # A synthetic microphone (a beeping tone) that needs no permission prompt.
-    "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
-]
+# A synthetic microphone (a beeping tone) that needs no permission prompt.
+FAKE_MICROPHONE = ("--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream")
 SCREENSHOT_COPY = Path("/tmp/synthmir_web.png")  # where a person can look at the last run
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
@@ -32,12 +27,8 @@ pytestmark = [pytest.mark.browser, pytest.mark.e2e]
 
 @pytest.fixture(scope="module")
 def browser():
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing; run `make setup-test` (apt-get install chromium)")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+    with chromium(*FAKE_MICROPHONE) as browser:
         yield browser
-        browser.close()
 
 
 def test_page_classifies_a_rendered_clip(browser, tiny_run, tmp_path):

@@ -29,18 +29,7 @@ from synthmir.harmony import (
     write_timeline_csv,
     write_timeline_midi,
 )
-from tests.harmony_fixtures import PROGRESSION, STEP_SECONDS, chords_workdir, progression_file
-
-
-@pytest.fixture(scope="session")
-def chords_run(tmp_path_factory) -> Path:
-    return chords_workdir(tmp_path_factory.getbasetemp())
-
-
-@pytest.fixture(scope="session")
-def progression_wav(tmp_path_factory) -> Path:
-    return progression_file(tmp_path_factory.getbasetemp())
-
+from tests.harmony_fixtures import PROGRESSION, STEP_SECONDS
 
 # ---------------------------------------------------------------------------- thresholds
 

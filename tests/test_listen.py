@@ -10,7 +10,6 @@ from __future__ import annotations
 import io
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -19,18 +18,8 @@ import soundfile as sf
 from synthmir.errors import SynthmirError
 from synthmir.listen import Hop, Listener, file_source, listen, mic_source, stdin_source
 from synthmir.predict import Classifier, predict_windows
-from tests.harmony_fixtures import PROGRESSION, STEP_SECONDS, chords_workdir, progression_file
+from tests.harmony_fixtures import PROGRESSION, STEP_SECONDS
 from tests.test_predict import SR, make_toy_model, sine
-
-
-@pytest.fixture(scope="session")
-def chords_run(tmp_path_factory) -> Path:
-    return chords_workdir(tmp_path_factory.getbasetemp())
-
-
-@pytest.fixture(scope="session")
-def progression_wav(tmp_path_factory) -> Path:
-    return progression_file(tmp_path_factory.getbasetemp())
 
 
 @pytest.fixture(scope="module")

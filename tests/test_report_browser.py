@@ -12,12 +12,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",  # the tests may run as root, where Chromium's sandbox refuses to start
-    "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-    "--disable-sync", "--no-first-run",
-]
+from tests.conftest import chromium
+
 SCREENSHOT_COPY = Path("/tmp/synthmir_report.png")  # where a person can look at the last run
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
@@ -25,14 +21,8 @@ pytestmark = [pytest.mark.browser, pytest.mark.e2e]
 
 @pytest.fixture(scope="module")
 def browser():
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing; run `make setup-test` (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+    with chromium() as browser:
         yield browser
-        browser.close()
 
 
 def test_report_loads_offline_with_every_image_and_clip(browser, tiny_run, tmp_path):

@@ -216,10 +216,9 @@ def test_multilabel_model_predicts_every_class_over_its_threshold(tmp_path):
     assert prediction.label == (" ".join(prediction.labels) or "none")
 
 
-def test_model_without_a_recorded_rate_assumes_the_render_default(tmp_path, caplog):
-    classifier = Classifier.load(make_toy_model(tmp_path / "old", sample_rate=None))
-    assert classifier.sample_rate == 44100
-    assert "no sample rate" in caplog.text
+def test_model_without_a_recorded_rate_is_refused(tmp_path):
+    with pytest.raises(SynthmirError, match="no sample rate; retrain"):
+        Classifier.load(make_toy_model(tmp_path / "old", sample_rate=None))
 
 
 # --------------------------------------------------------------------------- model lookup

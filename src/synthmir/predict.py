@@ -38,9 +38,6 @@ AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3")
 # Peak below this counts as silence: -90 dBFS is about one 16-bit step, so dither and
 # rounding noise stay "silent" while any audible signal does not.
 SILENCE_PEAK = 10.0 ** (-90.0 / 20.0)
-# The render default (config.schema.yaml datasets.*.sample_rate); used only for models whose
-# preprocessing.json predates recording the rate.
-DEFAULT_SAMPLE_RATE = 44100
 # Multilabel outputs at or above this count as present unless the model saved its own.
 DEFAULT_THRESHOLD = 0.5
 
@@ -119,13 +116,11 @@ class Classifier:
         params = FeatureParams.from_config(
             {k: v for k, v in predictor.feature_params.items() if k in names}
         )
-        rate = predictor.feature_params.get("sample_rate", preprocessing.get("sample_rate"))
+        rate = predictor.feature_params.get("sample_rate")
         if rate is None:
-            log.warning(
-                "%s: preprocessing.json records no sample rate; assuming %d Hz",
-                folder, DEFAULT_SAMPLE_RATE,
+            raise SynthmirError(
+                f"{folder.name}: preprocessing.json records no sample rate; retrain the model"
             )
-            rate = DEFAULT_SAMPLE_RATE
         n_classes = len(predictor.label_names)
         threshold = np.broadcast_to(
             np.asarray(preprocessing.get("threshold", DEFAULT_THRESHOLD), dtype=np.float64),

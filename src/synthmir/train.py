@@ -29,6 +29,7 @@ from synthmir.harmony import THRESHOLD_MODES, tune_threshold
 from synthmir.io import atomic_path
 from synthmir.models import PITCH_KINDS, architecture_config, build_model
 from synthmir.predictor import STANDARDIZE, Scaler
+from synthmir.runtime import configure_threads
 
 log = logging.getLogger(__name__)
 
@@ -84,23 +85,6 @@ def training_config(training: dict) -> dict:
             "number between 0 and 1"
         )
     return cfg
-
-
-def set_threads(threads: int) -> None:
-    """Limit the backend to ``threads`` cores (the rule's ``threads``)."""
-    if keras.backend.backend() != "tensorflow":
-        return
-    import tensorflow as tf
-
-    try:
-        tf.config.threading.set_intra_op_parallelism_threads(threads)
-        # Small graphs gain nothing from running independent ops side by side, and a second
-        # pool would oversubscribe the cores the scheduler gave the job.
-        tf.config.threading.set_inter_op_parallelism_threads(1)
-    except RuntimeError:
-        # TensorFlow fixes its pools at first use; a second model in the same process
-        # (tests, the bench) keeps the first setting.
-        log.info("thread pools already initialised; keeping the earlier thread counts")
 
 
 class ClipBatches(keras.utils.PyDataset):
@@ -340,7 +324,7 @@ def train_model(
     out = Path(out_dir)
     started = time.perf_counter()
 
-    set_threads(threads)
+    configure_threads(threads)
     seed = int(cfg["seed"])
     keras.utils.set_random_seed(seed)
     random.seed(seed)

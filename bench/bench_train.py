@@ -127,9 +127,9 @@ def main(argv: list[str] | None = None) -> int:
         "models": {},
     }
     for name in args.models.split(","):
+        spec = MODELS[name]
         runs: dict[int, dict] = {}
         for seed in seeds:
-            spec = MODELS[name]
             cfg = {
                 "dataset": "bench",
                 "features": "bench",

@@ -19,6 +19,7 @@ import argparse  # noqa: E402
 import json  # noqa: E402
 import multiprocessing  # noqa: E402
 import resource  # noqa: E402
+import sys  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
 from concurrent.futures import ProcessPoolExecutor  # noqa: E402
@@ -28,15 +29,13 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import soundfile as sf  # noqa: E402
 
-from synthmir.features import (  # noqa: E402
-    FeatureParams,
-    FeatureStore,
-    compute_features,
-    extract_shard,
-    merge_shards,
-    reference_pitchgram,
-)
-from synthmir.io import atomic_path  # noqa: E402
+from synthmir.features.pitchgram import FeatureParams, compute_features  # noqa: E402
+from synthmir.features.store import FeatureStore, extract_shard, merge_shards  # noqa: E402
+from synthmir.layout import atomic_path  # noqa: E402
+
+# The librosa reference lives with the tests (tests/reference.py), outside the package.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tests.reference import reference_pitchgram  # noqa: E402
 
 SR = 44100
 N_SAMPLES = 2 * SR

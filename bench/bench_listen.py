@@ -3,7 +3,7 @@
     python bench/bench_listen.py --out results/bench/listen.json [--model DIR] [--hop S]
 
 - latency: a chord progression is rendered with FluidSynth (``--seconds`` long, one chord
-  per 2 s on piano) and fed to :class:`synthmir.listen.Listener` one hop at a time, as
+  per 2 s on piano) and fed to :class:`synthmir.infer.listen.Listener` one hop at a time, as
   fast as it is decided. A hop's latency runs from the arrival of its last sample to its
   line being written (to /dev/null); in real time this is what a listener waits after each
   hop, as long as it stays below the hop. The listener is warmed up first (one model call,
@@ -27,11 +27,11 @@ from pathlib import Path
 
 import numpy as np
 
-from synthmir.io import atomic_path
-from synthmir.listen import LatencyStats, Listener
-from synthmir.midi import Note, clip_midi, read_events, write_midi
-from synthmir.predict import Classifier, find_model
-from synthmir.synth import KNOWN_SOUNDFONTS, Renderer
+from synthmir.data.midi import Note, clip_midi, read_events, write_midi
+from synthmir.data.synth import KNOWN_SOUNDFONTS, Renderer
+from synthmir.infer.classify import Classifier, find_model
+from synthmir.infer.listen import LatencyStats, Listener
+from synthmir.layout import atomic_path
 
 #: C, Am, F, G7 around middle C (MIDI pitches), 2 s each, repeated.
 PROGRESSION = [(60, 64, 67), (57, 60, 64), (53, 57, 60), (55, 59, 62, 65)]

@@ -33,9 +33,10 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from synthmir.features import compute_features
-from synthmir.io import atomic_path
-from synthmir.predict import Classifier, classify, classify_source, find_model, load_audio
+from synthmir.audio import load_audio
+from synthmir.features.pitchgram import compute_features
+from synthmir.infer.classify import Classifier, classify, classify_source, find_model
+from synthmir.layout import atomic_path
 
 SYNTHMIR = Path(sys.executable).with_name("synthmir")
 

@@ -25,9 +25,11 @@ import pandas as pd
 import soundfile as sf
 import yaml
 
-from synthmir.data import dataset_settings, merge_manifests, render_shard, write_audio
-from synthmir.instruments import measure_playable
-from synthmir.io import atomic_path
+from synthmir.audio import write_audio
+from synthmir.data.clips import dataset_settings
+from synthmir.data.instruments import measure_playable
+from synthmir.data.render import merge_manifests, render_shard
+from synthmir.layout import atomic_path
 
 ROOT = Path(__file__).resolve().parents[1]
 ORIGINAL_SECONDS_FOR_2000 = 144.0  # the original experiment: 13.9 clips/s
@@ -72,7 +74,8 @@ def _time_encoding(files: list[Path], sample_rate: int, tmp: Path) -> dict[str, 
         suffix = ".wav" if cfg["audio_format"] == "wav" else ".flac"
         start = time.process_time()
         for k, audio in enumerate(clips):
-            write_audio(tmp / f"enc{k}{suffix}", audio, sample_rate, cfg)
+            write_audio(tmp / f"enc{k}{suffix}", audio, sample_rate, cfg["audio_format"],
+                        cfg.get("audio_subtype", "PCM_16"), cfg.get("flac_compression", 0.5))
         out[name] = round((time.process_time() - start) / len(clips) * 1000, 3)
     return out
 

@@ -7,7 +7,7 @@ and standard deviation over seeds. Usage::
         --features data/notes/features/pitchgram.h5 --splits data/notes/splits.csv
 
 Works for any dataset's files (e.g. the 16-family task): the classes come from the
-features' ``labels/{target}`` column. Wall times are what :func:`synthmir.train.train_model`
+features' ``labels/{target}`` column. Wall times are what :func:`synthmir.learn.train.train_model`
 records (reading, fitting, saving); on a shared machine they depend on the load, which the
 output records (load average before and after).
 """
@@ -27,9 +27,9 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_auc_score
 
-from synthmir.io import atomic_path
-from synthmir.predictor import Predictor
-from synthmir.train import train_model
+from synthmir.layout import atomic_path
+from synthmir.learn.saved_model import Predictor
+from synthmir.learn.train import train_model
 
 # The original recipe: constant learning rate, no augmentation, at most 30 epochs (the
 # prototype was still improving at 30), early stopping patience 6.

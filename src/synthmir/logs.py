@@ -11,7 +11,7 @@ from pathlib import Path
 
 
 @contextlib.contextmanager
-def _stderr_fd_to(handle) -> Iterator[None]:
+def stderr_fd_to(handle) -> Iterator[None]:
     """Point file descriptor 2 at ``handle``: native libraries (TensorFlow, FluidSynth) write
     there directly, bypassing ``sys.stderr``, and would clutter Snakemake's progress output."""
     sys.stderr.flush()
@@ -32,7 +32,7 @@ def job_log(path: str) -> Iterator[logging.Logger]:
     A failure is logged with its traceback before it propagates, so the log says why.
     """
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    with (open(path, "w", buffering=1) as handle, _stderr_fd_to(handle),
+    with (open(path, "w", buffering=1) as handle, stderr_fd_to(handle),
           contextlib.redirect_stderr(handle)):
         handler = logging.StreamHandler(handle)
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))

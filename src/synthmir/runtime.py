@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 import os
 
+from synthmir.logs import stderr_fd_to
+
 log = logging.getLogger(__name__)
 
 
@@ -31,3 +33,15 @@ def configure_threads(threads: int) -> None:
         # TensorFlow fixes its pools at first use; a second model in the same process
         # (tests, the bench) keeps the first setting.
         log.info("thread pools already initialised; keeping the earlier thread counts")
+
+
+def import_tensorflow_quietly() -> None:
+    """Import TensorFlow (through Keras) without its start-up chatter on stderr.
+
+    The CLI's stderr carries its one-line errors. TF_CPP_MIN_LOG_LEVEL=3 silences
+    TensorFlow's later native logs, but not the lines it writes while loading (absl logs
+    before its logging is initialised), hence the redirection around the import alone.
+    """
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    with open(os.devnull, "wb") as devnull, stderr_fd_to(devnull):
+        import keras  # noqa: F401

@@ -1,0 +1,318 @@
+"""What each clip of a dataset is: drawn from (seed, clip index), before and after rendering.
+
+Clip ``i`` of a dataset draws everything (sound font, program, pitches, velocity,
+jitter, noise) from ``np.random.default_rng([seed, i])``, so it is the same clip however
+many clips or shards the dataset has. :class:`ClipDrawer` draws notes and chords that the
+sound font plays (its measured playable table); :class:`ClipMixer` draws chords mixed from
+the rendered clips of a notes dataset; :func:`finish_audio` applies the clip's level and
+noise after rendering.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from synthmir.audio import FLAC_COMPRESSION, FLAC_SUBTYPE, decode
+from synthmir.data.instruments import ORIGINAL_FAMILIES, select_programs
+from synthmir.data.midi import Note, Voicing, chord_vocabulary
+from synthmir.errors import SynthmirError
+
+log = logging.getLogger(__name__)
+
+#: Jitter settings per dataset kind (notes: none; chords: mild detune, spread and noise).
+JITTER_DEFAULTS: dict[str, dict] = {
+    "notes": {
+        "detune_cents": 0.0, "note_detune_cents": 0.0, "velocity_spread": 0,
+        "onset_spread_ms": 0.0, "snr_db": None, "gain_db": {"min": 0.0, "max": 0.0},
+    },
+    "chords": {
+        "detune_cents": 20.0, "note_detune_cents": 8.0, "velocity_spread": 10,
+        "onset_spread_ms": 20.0, "snr_db": {"min": 30.0, "max": 60.0},
+        "gain_db": {"min": -6.0, "max": 0.0},
+    },
+}
+#: Optional dataset keys and their defaults (the configuration may override any of them).
+DATASET_DEFAULTS: dict = {
+    "kind": "notes",
+    "shards": 1,
+    "seed": 0,
+    "sample_rate": 44100,
+    "clip_seconds": 2.0,
+    "note_seconds": 1.0,
+    "soundfonts": ["fluidr3"],
+    "programs": {"families": list(ORIGINAL_FAMILIES), "per_family": 8},
+    "pitch": {"min": 21, "max": 108},
+    "velocity": {"min": 60, "max": 127},
+    "audio_format": "flac",
+    "audio_subtype": FLAC_SUBTYPE,
+    "flac_compression": FLAC_COMPRESSION,
+    # a clip whose loudest 50-ms frame has an RMS below this (dBFS) counts as silent
+    "silence_db": -60.0,
+    "synth": {"reverb": False, "chorus": False, "gain": 0.5},
+    "chord_source": "midi",
+    # chord_source: mix -- chords mixed from the clips of a rendered notes dataset
+    "mix": {"source": "notes", "weight_db": {"min": -12.0, "max": 0.0}},
+    "chords": {
+        "qualities": "all", "intervals": True, "single_notes": True, "inversions": True,
+        "voicings": ["close", "open"], "program_per": "clip",
+    },
+}
+
+def _merge(defaults: dict, cfg: dict | None) -> dict:
+    """``defaults`` updated by ``cfg``, one level of nested dicts deep."""
+    out = copy.deepcopy(defaults)
+    for key, value in (cfg or {}).items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = {**out[key], **value}
+        else:
+            out[key] = value
+    return out
+
+
+def dataset_settings(dataset_cfg: dict) -> dict:
+    """The dataset entry with every optional key filled in from the defaults."""
+    kind = dataset_cfg.get("kind", "notes")
+    if kind not in JITTER_DEFAULTS:
+        raise SynthmirError(f"dataset kind must be notes or chords, got {kind!r}")
+    cfg = _merge({**DATASET_DEFAULTS, "jitter": JITTER_DEFAULTS[kind]}, dataset_cfg)
+    if cfg["audio_format"] not in ("flac", "wav"):
+        raise SynthmirError(f"audio_format must be flac or wav, got {cfg['audio_format']!r}")
+    if cfg["audio_subtype"] not in ("PCM_16", "PCM_24"):
+        raise SynthmirError(
+            f"audio_subtype must be PCM_16 or PCM_24 (FLAC), got {cfg['audio_subtype']!r}"
+        )
+    if cfg["chord_source"] not in ("midi", "mix"):
+        raise SynthmirError(f"chord_source must be midi or mix, got {cfg['chord_source']!r}")
+    if cfg["clip_seconds"] <= 0 or not 0 < cfg["note_seconds"] <= cfg["clip_seconds"]:
+        raise SynthmirError("need 0 < note_seconds <= clip_seconds")
+    return cfg
+
+
+@dataclass
+class Clip:
+    """Everything drawn for one clip (before rendering)."""
+
+    index: int
+    soundfont: str
+    notes: list[Note]
+    chord: str = "note"
+    root: int | None = None
+    inversion: int | None = None
+    voicing: str = ""
+    velocity: int = 0
+    detune_cents: float = 0.0
+    gain_db: float = 0.0
+    snr_db: float | None = None
+    # mixed clips: source audio files (relative to the source dataset folder), levels
+    sources: list[str] = field(default_factory=list)
+    weights_db: list[float] = field(default_factory=list)
+    rng: np.random.Generator = field(default=None, repr=False)  # type: ignore[assignment]
+
+
+class ClipDrawer:
+    """Draws clip ``i`` of a dataset from (seed, i) and the measured playable pitches.
+
+    Parameters
+    ----------
+    cfg : dataset settings (see :func:`dataset_settings`).
+    playable : sound font short name -> measured table (program, pitch, rms_db, sounds).
+    """
+
+    def __init__(self, cfg: dict, playable: dict[str, pd.DataFrame]) -> None:
+        self.cfg = cfg
+        self.kind = cfg.get("kind", "notes")
+        self.soundfonts = list(cfg["soundfonts"])
+        programs = select_programs(cfg["programs"])
+        lo, hi = int(cfg["pitch"]["min"]), int(cfg["pitch"]["max"])
+        # sounds[sf][program]: bool over the 128 MIDI pitches, limited to [lo, hi]
+        self.sounds: dict[str, dict[int, np.ndarray]] = {}
+        self.programs: dict[str, list[int]] = {}
+        for name in self.soundfonts:
+            table = playable[name]
+            grid = np.zeros((128, 128), dtype=bool)
+            ok = table[table["sounds"].astype(bool)]
+            grid[ok["program"].to_numpy(int), ok["pitch"].to_numpy(int)] = True
+            grid[:, :lo] = False
+            grid[:, hi + 1:] = False
+            usable = [p for p in programs if grid[p].any()]
+            dropped = sorted(set(programs) - set(usable))
+            if dropped:
+                log.warning(
+                    "sound font %s plays no pitch in [%d, %d] for programs %s: not drawn",
+                    name, lo, hi, dropped,
+                )
+            if not usable:
+                raise SynthmirError(
+                    f"sound font {name!r} plays none of the configured programs in pitch "
+                    f"range [{lo}, {hi}]; widen `pitch` or change `programs`"
+                )
+            self.sounds[name] = {p: grid[p] for p in usable}
+            self.programs[name] = usable
+        if self.kind == "chords":
+            ch = cfg["chords"]
+            qualities = None if ch["qualities"] == "all" else tuple(ch["qualities"])
+            shapes = chord_vocabulary(
+                qualities, bool(ch["intervals"]), bool(ch["single_notes"]),
+                bool(ch["inversions"]), tuple(ch["voicings"]),
+            )
+            self.by_chord: dict[str, list[Voicing]] = {}
+            for s in shapes:
+                self.by_chord.setdefault(s.chord, []).append(s)
+            self.chord_names = list(self.by_chord)
+            if ch["program_per"] not in ("clip", "note"):
+                raise SynthmirError(
+                    f"chords.program_per must be clip or note, got {ch['program_per']!r}"
+                )
+
+    def draw(self, index: int) -> Clip:
+        """Draw clip ``index`` (its generator is kept on the clip for the noise)."""
+        cfg, jit = self.cfg, self.cfg["jitter"]
+        rng = np.random.default_rng([int(cfg["seed"]), index])
+        sfname = self.soundfonts[rng.integers(len(self.soundfonts))]
+        programs = self.programs[sfname]
+        vmin, vmax = int(cfg["velocity"]["min"]), int(cfg["velocity"]["max"])
+        velocity = int(rng.integers(vmin, vmax + 1))
+        detune = float(rng.uniform(-1, 1) * jit["detune_cents"])
+        gain_db = float(rng.uniform(jit["gain_db"]["min"], jit["gain_db"]["max"]))
+        snr = jit.get("snr_db")
+        snr_db = float(rng.uniform(snr["min"], snr["max"])) if snr else None
+        clip = Clip(index, sfname, [], velocity=velocity, detune_cents=detune,
+                    gain_db=gain_db, snr_db=snr_db, rng=rng)
+        if self.kind == "notes":
+            program = programs[rng.integers(len(programs))]
+            pitches = np.flatnonzero(self.sounds[sfname][program])
+            pitch = int(pitches[rng.integers(len(pitches))])
+            clip.notes = [Note(program, pitch, velocity, 0.0, float(cfg["note_seconds"]), detune)]
+            return clip
+        self._draw_chord(clip, rng, programs)
+        return clip
+
+    def _draw_chord(self, clip: Clip, rng: np.random.Generator, programs: list[int]) -> None:
+        cfg, jit = self.cfg, self.cfg["jitter"]
+        per_note = cfg["chords"]["program_per"] == "note"
+        sounds = self.sounds[clip.soundfont]
+        # redraw the shape (and programs) until some bass note puts every note in range
+        for _ in range(1000):
+            chord = self.chord_names[rng.integers(len(self.chord_names))]
+            shapes = self.by_chord[chord]
+            shape = shapes[rng.integers(len(shapes))]
+            n = len(shape.offsets)
+            progs = (
+                [programs[k] for k in rng.integers(len(programs), size=n)] if per_note
+                else [programs[rng.integers(len(programs))]] * n
+            )
+            ok = np.ones(128, dtype=bool)
+            for off, prog in zip(shape.offsets, progs, strict=True):
+                # bass b is fine for this note if b + off sounds
+                ok[: 128 - off] &= sounds[prog][off:]
+                ok[128 - off:] = False
+            basses = np.flatnonzero(ok)
+            if basses.size:
+                break
+        else:
+            raise SynthmirError(
+                "no chord of the vocabulary fits the configured pitch range and programs; "
+                "widen `pitch` or choose other `programs`"
+            )
+        bass = int(basses[rng.integers(basses.size)])
+        spread = int(jit["velocity_spread"])
+        vels = np.clip(clip.velocity + rng.integers(-spread, spread + 1, size=n), 1, 127)
+        onsets = rng.uniform(0, float(jit["onset_spread_ms"]) / 1000.0, size=n)
+        onsets -= onsets.min()  # the first attack stays at the clip start
+        cents = clip.detune_cents + rng.uniform(-1, 1, size=n) * float(jit["note_detune_cents"])
+        dur = float(cfg["note_seconds"])
+        clip.notes = [
+            Note(int(p), bass + off, int(v), float(t), min(float(t) + dur, cfg["clip_seconds"]),
+                 float(c))
+            for off, p, v, t, c in zip(shape.offsets, progs, vels, onsets, cents, strict=True)
+        ]
+        clip.chord, clip.voicing = shape.chord, shape.voicing
+        clip.root = (bass + shape.root) % 12
+        clip.inversion = shape.inversion
+
+
+class ClipMixer:
+    """Chord clips mixed from the rendered clips of a notes dataset (chord_source: mix).
+
+    Each chord note is a randomly chosen source clip of that sound font, program and pitch,
+    delayed by its onset and scaled by a random weight; the label is the set of the source
+    clips' pitch classes. Detune jitter does not apply (the sources are already rendered).
+
+    Parameters
+    ----------
+    cfg : dataset settings of the chords dataset.
+    source_dir : folder of the notes dataset (holding clips.csv and its audio).
+    """
+
+    def __init__(self, cfg: dict, source_dir: Path) -> None:
+        manifest = source_dir / "clips.csv"
+        if not manifest.is_file():
+            raise SynthmirError(
+                f"chord_source: mix needs the rendered notes dataset {source_dir.name!r} "
+                f"({manifest} is missing); render it first or set mix.source"
+            )
+        src = pd.read_csv(manifest, keep_default_na=False)
+        silent = src["silent"].astype(str).str.lower() == "true"
+        src = src[(src["n_notes"].astype(int) == 1) & ~silent]
+        self.source_dir = source_dir
+        self.weight = cfg["mix"]["weight_db"]
+        self.by_key: dict[tuple[str, int, int], list[tuple[str, int]]] = {}
+        for row in src.itertuples():
+            key = (row.soundfont, int(row.program), int(row.pitch))
+            self.by_key.setdefault(key, []).append((row.file, int(row.velocity)))
+        playable = {}
+        for name in cfg["soundfonts"]:
+            keys = [(p, k) for (sfn, p, k) in self.by_key if sfn == name]
+            playable[name] = pd.DataFrame(keys, columns=["program", "pitch"]).assign(sounds=True)
+        jitter = {**cfg["jitter"], "detune_cents": 0.0, "note_detune_cents": 0.0}
+        self.drawer = ClipDrawer({**cfg, "jitter": jitter}, playable)
+
+    def draw(self, index: int) -> Clip:
+        """Draw chord clip ``index`` and the source clip of each of its notes."""
+        clip = self.drawer.draw(index)
+        notes = []
+        for note in clip.notes:
+            options = self.by_key[clip.soundfont, note.program, note.pitch]
+            file, velocity = options[clip.rng.integers(len(options))]
+            clip.sources.append(file)
+            clip.weights_db.append(float(clip.rng.uniform(self.weight["min"], self.weight["max"])))
+            notes.append(Note(note.program, note.pitch, velocity, note.onset, note.offset))
+        clip.notes = notes
+        clip.velocity = max(n.velocity for n in notes)
+        return clip
+
+    def audio(self, clip: Clip, sample_rate: int, n_samples: int) -> np.ndarray:
+        """The weighted sum of the clip's source clips, each delayed by its onset."""
+        mix = np.zeros(n_samples, dtype=np.float32)
+        for note, file, weight in zip(clip.notes, clip.sources, clip.weights_db, strict=True):
+            audio, sr = decode(self.source_dir / file)
+            if sr != sample_rate or audio.shape != (n_samples,):
+                raise SynthmirError(
+                    f"mix source {file} is {audio.shape[0]} samples at {sr} Hz, not "
+                    f"{n_samples} at {sample_rate} Hz: give the chords dataset the source's "
+                    "sample_rate and clip_seconds"
+                )
+            delay = round(note.onset * sample_rate)
+            mix[delay:] += audio[: n_samples - delay] * np.float32(10 ** (weight / 20))
+        return mix
+
+
+def finish_audio(audio: np.ndarray, clip: Clip) -> np.ndarray:
+    """Apply the clip's gain and add white noise at its SNR (in place; float32)."""
+    if clip.gain_db:
+        audio *= np.float32(10.0 ** (clip.gain_db / 20.0))
+    if clip.snr_db is not None:
+        level = math.sqrt(float(np.dot(audio, audio)) / audio.size)
+        if level > 0:
+            sigma = level / 10.0 ** (clip.snr_db / 20.0)
+            audio += (clip.rng.standard_normal(audio.size) * sigma).astype(np.float32)
+    return audio
+
+

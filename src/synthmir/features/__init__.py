@@ -1,0 +1,1 @@
+"""Stage 2, features: pitchgrams (reassigned chromagrams) of every clip, in one HDF5 file."""

@@ -1,0 +1,1 @@
+"""Inference: classify audio files, chord timelines, live listening and the web app."""

@@ -1,0 +1,325 @@
+"""Classify audio files with a trained model: the core under the CLI, the web app and listeners.
+
+Any audio libsndfile decodes (WAV, FLAC, OGG, MP3), at any sample rate and channel count, is
+mixed to mono and resampled to the model's rate. The model sees fixed windows of
+``input_shape[0]`` frames: a shorter clip is zero-padded to one window, a longer one is cut
+into half-overlapping windows whose probabilities are averaged. Features are computed with
+exactly the parameters saved with the model, so a clip of the training length gives the very
+pitchgram the model was trained on.
+
+:mod:`synthmir.infer.windows` instead decides every hop of a recording separately.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+import time
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+import numpy as np
+
+from synthmir import layout
+from synthmir.audio import READ_SUFFIXES, SILENCE_PEAK, load_audio, resample
+from synthmir.errors import SynthmirError
+from synthmir.features.pitchgram import FeatureParams, compute_features
+from synthmir.learn.saved_model import Predictor
+
+log = logging.getLogger(__name__)
+
+# Multilabel outputs at or above this count as present unless the model saved its own.
+DEFAULT_THRESHOLD = 0.5
+
+
+@dataclass
+class Prediction:
+    """What a model says about one clip.
+
+    Attributes
+    ----------
+    label : str
+        The predicted class; for a multilabel model (pitch classes) the present labels
+        joined by spaces, or ``"none"``.
+    labels : list of str
+        Predicted labels: exactly one, or for a multilabel model every one at or above its
+        threshold.
+    probabilities : dict of str to float
+        Probability of every class, in the model's label order, averaged over windows.
+    windows : int
+        Number of model windows averaged (silent windows of a long clip are skipped).
+    seconds : float
+        Duration of the audio, seconds.
+    """
+
+    label: str
+    labels: list[str]
+    probabilities: dict[str, float]
+    windows: int
+    seconds: float
+
+    def top(self, k: int) -> list[tuple[str, float]]:
+        """The ``k`` most probable classes as (label, probability), most probable first."""
+        return sorted(self.probabilities.items(), key=lambda item: -item[1])[:k]
+
+
+@dataclass
+class Classifier:
+    """A trained model plus everything needed to classify raw audio with it.
+
+    Attributes
+    ----------
+    predictor : Predictor
+    model_id : str
+        Name of the model folder (``results/models/{model_id}``).
+    sample_rate : int
+        Hz the model's features were computed at; audio is resampled to it.
+    params : FeatureParams
+        The feature parameters saved with the model.
+    threshold : numpy.ndarray
+        float, shape (classes,): decision threshold of each output (multilabel models).
+    """
+
+    predictor: Predictor
+    model_id: str
+    sample_rate: int
+    params: FeatureParams
+    threshold: np.ndarray
+    # Keras models are not documented as thread-safe; concurrent web requests share one.
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @classmethod
+    def load(cls, model_dir: str | os.PathLike) -> Classifier:
+        """Load a model folder (``model.keras`` and ``preprocessing.json``).
+
+        Raises
+        ------
+        SynthmirError
+            When the folder lacks either file or its feature parameters are invalid.
+        """
+        folder = Path(model_dir)
+        predictor = Predictor.load(folder)
+        # The HDF5 attributes saved as feature_params also carry descriptive keys
+        # (window, framing, version); keep only the parameters compute_features takes.
+        names = {f.name for f in fields(FeatureParams)}
+        params = FeatureParams.from_config(
+            {k: v for k, v in predictor.feature_params.items() if k in names}
+        )
+        rate = predictor.feature_params.get("sample_rate")
+        if rate is None:
+            raise SynthmirError(
+                f"{folder.name}: preprocessing.json records no sample rate; retrain the model"
+            )
+        n_classes = len(predictor.label_names)
+        threshold = np.broadcast_to(
+            np.asarray(predictor.preprocessing.get("threshold", DEFAULT_THRESHOLD),
+                       dtype=np.float64),
+            (n_classes,),
+        )
+        return cls(predictor, folder.resolve().name, int(rate), params, threshold)
+
+    @property
+    def window_samples(self) -> int:
+        """Samples of one model window: the longest clip that gives ``input_shape[0]`` frames.
+
+        With centred, zero-padded framing a clip of ``n`` samples has ``1 + n // hop``
+        frames, and zero-padding it within the same frame count leaves its features
+        unchanged, so every training clip is exactly one window.
+        """
+        return self.predictor.input_shape[0] * self.params.hop - 1
+
+    def at_model_rate(self, audio: np.ndarray, sample_rate: int) -> np.ndarray:
+        """Mono ``audio`` at ``sample_rate`` Hz resampled to the model's rate (float32).
+
+        Raises
+        ------
+        SynthmirError
+            When the audio has no samples.
+        """
+        audio = resample(np.asarray(audio, dtype=np.float32).reshape(-1), sample_rate,
+                         self.sample_rate)
+        if audio.size == 0:
+            raise SynthmirError("the audio has no samples (zero length)")
+        return audio
+
+
+def find_model(model: str | os.PathLike | None = None, root: str | os.PathLike = ".",
+               targets: tuple[str, ...] = ()) -> Path:
+    """The model folder to use.
+
+    Parameters
+    ----------
+    model : str or path, optional
+        A model folder, or a model id under ``root/results/models``. When omitted, the
+        leaderboard's best: the id in ``root/results/best_model``, or with ``targets`` the
+        leader of the first of them in ``root/results/best_models.json``.
+    root : str or path
+        The workflow's working directory.
+    targets : tuple of str
+        Targets acceptable when picking from the leaderboard (e.g. ``("pitch_classes",)``).
+
+    Raises
+    ------
+    SynthmirError
+        When the folder does not exist or lacks ``model.keras`` / ``preprocessing.json``,
+        or no model predicts any of ``targets``.
+    """
+    root = Path(root)
+    if model is None and targets:
+        leaders_json = root / layout.BEST_MODELS_JSON
+        if not leaders_json.is_file():
+            raise SynthmirError(
+                f"no trained model found ({leaders_json} is missing); run `make report` here "
+                "or pass --model DIR"
+            )
+        leaders = json.loads(leaders_json.read_text())
+        found = [leaders[t] for t in targets if t in leaders]
+        if not found:
+            raise SynthmirError(
+                f"no model predicts {' or '.join(targets)} (leaders: {leaders}); add one to "
+                "the config or pass --model DIR"
+            )
+        model = found[0]
+    if model is None:
+        best = root / layout.BEST_MODEL
+        if not best.is_file():
+            raise SynthmirError(
+                f"no trained model found ({best} is missing); run `make report` here "
+                "or pass --model DIR"
+            )
+        folder = root / layout.model_dir(best.read_text().strip())
+    else:
+        folder = Path(model)
+        if not folder.is_dir() and (root / layout.model_dir(str(model))).is_dir():
+            folder = root / layout.model_dir(str(model))
+    missing = [n for n in (layout.MODEL_KERAS, layout.PREPROCESSING_JSON)
+               if not (folder / n).is_file()]
+    if missing:
+        raise SynthmirError(
+            f"{folder} is not a trained model folder (lacks {', '.join(missing)}); pass "
+            "--model with a folder under results/models/"
+        )
+    return folder
+
+
+def window_starts(n_samples: int, window: int) -> list[int]:
+    """Start samples of half-overlapping windows covering ``n_samples``; the last ends at the end.
+
+    A clip no longer than ``window`` is one window at 0 (it is zero-padded).
+    """
+    if n_samples <= window:
+        return [0]
+    step = max(1, window // 2)
+    starts = list(range(0, n_samples - window + 1, step))
+    if starts[-1] + window < n_samples:
+        starts.append(n_samples - window)
+    return starts
+
+
+def classify(classifier: Classifier, audio: np.ndarray, sample_rate: int) -> Prediction:
+    """Classify mono audio.
+
+    Parameters
+    ----------
+    classifier : Classifier
+    audio : numpy.ndarray
+        Mono samples, shape (n_samples,), full scale = 1.
+    sample_rate : int
+        Hz of ``audio``; resampled to the model's rate when it differs.
+
+    Returns
+    -------
+    Prediction
+        Probabilities averaged over the non-silent windows (all windows go through the
+        model in one batch).
+
+    Raises
+    ------
+    SynthmirError
+        When the audio is empty or silent.
+    """
+    audio = classifier.at_model_rate(audio, sample_rate)
+    window = classifier.window_samples
+    chunks = [audio[s : s + window] for s in window_starts(audio.size, window)]
+    # A long recording's silent stretches say nothing about what plays; skip them.
+    chunks = [c for c in chunks if np.abs(c).max() >= SILENCE_PEAK]
+    if not chunks:
+        raise SynthmirError("the audio is silent (peak below -90 dBFS)")
+    padded = np.zeros((len(chunks), window), dtype=np.float32)
+    for row, chunk in zip(padded, chunks, strict=True):
+        row[: chunk.size] = chunk
+    features = np.stack(
+        [compute_features(row, classifier.sample_rate, classifier.params) for row in padded]
+    )
+    with classifier._lock:
+        probabilities = classifier.predictor.predict_features(features).mean(axis=0)
+    names = classifier.predictor.label_names
+    if classifier.predictor.multilabel:
+        labels = [n for n, p, t in zip(names, probabilities, classifier.threshold, strict=True)
+                  if p >= t]
+        label = " ".join(labels) or "none"
+    else:
+        label = names[int(np.argmax(probabilities))]
+        labels = [label]
+    return Prediction(
+        label=label,
+        labels=labels,
+        probabilities={n: float(p) for n, p in zip(names, probabilities, strict=True)},
+        windows=len(chunks),
+        seconds=audio.size / classifier.sample_rate,
+    )
+
+
+def classify_source(classifier: Classifier, source: str | os.PathLike | bytes
+                    ) -> tuple[Prediction, float]:
+    """Decode and classify a file or encoded bytes; returns the prediction and seconds taken.
+
+    Raises
+    ------
+    SynthmirError
+        As :func:`synthmir.audio.load_audio` and :func:`classify`.
+    """
+    started = time.perf_counter()
+    audio = load_audio(source, classifier.sample_rate)
+    prediction = classify(classifier, audio, classifier.sample_rate)
+    return prediction, time.perf_counter() - started
+
+
+def audio_files(paths: list[str | os.PathLike]) -> list[Path]:
+    """Expand folders to the audio files under them (sorted); files named directly are kept.
+
+    A named file is kept whatever its suffix, so that a non-audio file given by mistake is
+    reported rather than silently skipped.
+    """
+    out: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            out.extend(sorted(f for f in p.rglob("*")
+                              if f.is_file() and f.suffix.lower() in READ_SUFFIXES))
+        else:
+            out.append(p)
+    return out
+
+
+def load_for_task(model: str | os.PathLike | None, task: str | None = None,
+                  targets: tuple[str, ...] = (), root: str | os.PathLike = ".") -> Classifier:
+    """Load a model, or the leaderboard's best for a task, and check that it does the task.
+
+    ``task`` names what is recognised (e.g. "harmony"), ``targets`` the model targets that
+    do it (e.g. ``("pitch_classes",)``); with neither, any model (without ``model``, the
+    leaderboard's overall leader).
+
+    Raises
+    ------
+    SynthmirError
+        As :func:`find_model`, and when the model predicts another target.
+    """
+    classifier = Classifier.load(find_model(model, root, targets if model is None else ()))
+    if targets and classifier.predictor.target not in targets:
+        raise SynthmirError(
+            f"model {classifier.model_id} predicts {classifier.predictor.target}, not the "
+            f"{task} task ({' or '.join(targets)}); pass a {task} model with --model"
+        )
+    return classifier

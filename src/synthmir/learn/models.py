@@ -1,0 +1,281 @@
+"""Keras models built from a model's ``architecture`` config.
+
+Inputs are pitchgrams of shape (frames, bins): frames at the feature hop (46 ms for the
+defaults), bins in semitones. Two kinds:
+
+- ``baseline``: the original Conv2D net (four blocks of two [Conv2D 3×3 → BatchNorm → ELU],
+  2×2 max pooling and dropout, flatten, dense, BatchNorm, output activation).
+- ``pitchconv`` (default): built for single sources on CPU. Timbre lives on the pitch axis
+  as the amplitude pattern of the harmonics above the fundamental and in how it evolves.
+  The net averages groups of frames into steps (``time_pool``: coarse enough not to overfit
+  a dataset of a few thousand clips, fine enough to keep the attack and decay apart),
+  stacks each bin with the bins of its harmonics (+12, +19, +24, ... semitones) as channels,
+  so a kernel at the fundamental sees the whole harmonic pattern and its envelope at once,
+  adds the bin's position (timbre changes across an instrument's range), runs Conv1D blocks
+  along pitch and max-pools over pitch, which makes it largely invariant to the played
+  pitch. 1-D convolutions along pitch cost a fraction of 2-D ones over time and pitch, so
+  it trains much faster than ``baseline`` (measured figures: results/bench/train.json and
+  the README).
+
+Harmony (``pitch_classes``: 12 sigmoids) has three kinds of its own:
+
+- ``pitchfold``: a note detector shared by every pitch bin and time step. Each bin is
+  stacked with the bins of its harmonics above and of the fundamentals below it (so a
+  kernel can tell a fundamental from a partial of a lower note), small Conv2D blocks over
+  (time, pitch) give one note logit per step and bin, the maximum over time keeps each
+  bin's strongest evidence (so a clip zero-padded after a short chord, as the sliding
+  windows of ``synthmir predict --midi`` and ``listen`` make, scores like a full one), and
+  the maximum over octaves folds the bins into the 12 pitch classes. Sharing one detector
+  across pitch is what lets it hold on timbres and registers it was not trained on.
+- ``chroma_mean``: the non-learned baseline, no trainable weights: chroma folded from the
+  pitchgram, averaged over frames, divided by its maximum; only its threshold is tuned.
+- ``funnel``: the original harmony network, dense layers 512-256-128-64 (ReLU, dropout
+  0.5) on one frame (the loudest, or the middle one) of a plain STFT (``stft`` features,
+  block 2048: 1025 bins).
+"""
+
+from __future__ import annotations
+
+import keras
+from keras import layers
+
+from synthmir.errors import SynthmirError
+from synthmir.learn.layers import (
+    FRAME_MODES,
+    ChromaMean,
+    FrameSelect,
+    HarmonicStack,
+    OctaveFold,
+    PitchPosition,
+)
+from synthmir.music import HARMONICS
+
+#: pitchfold's offsets: the harmonics above a bin (evidence that it is a fundamental) and
+#: the fundamentals 2, 3 and 4 harmonics below it (evidence that it is a partial of those).
+FOLD_HARMONICS = [-24, -19, -12, *HARMONICS]
+#: Kinds that read pitch bins (their input must be a pitchgram with semitone bins).
+PITCH_KINDS = ("pitchfold", "chroma_mean")
+
+ARCHITECTURES: dict[str, dict] = {
+    "baseline": {
+        "filters": [32, 64, 64, 64],  # filters per block
+        "convs_per_block": 2,  # [Conv2D → BatchNorm → ELU] repeats per block
+        "kernel_size": 3,  # square Conv2D kernel, frames × bins
+        "pool": 2,  # square max pooling after each block
+        "dropout": 0.1,  # dropout after each block
+        "dense": [],  # hidden dense sizes before the output layer
+    },
+    "pitchconv": {
+        "time_pool": 4,  # average this many frames into one step before the convolutions
+        "harmonics": list(HARMONICS),  # semitone offsets stacked as channels; [] stacks nothing
+        "position": True,  # append the bin position as a channel (register-aware kernels)
+        "filters": [128, 128],  # Conv1D filters per block, along pitch
+        "kernel_size": 5,  # Conv1D kernel along pitch, bins
+        "pool": 1,  # max pooling along pitch after each block but the last (1 = none)
+        "dropout": 0.1,  # dropout before the output layer
+        "global_pool": "max",  # pooling over pitch after the blocks: max, avg or maxavg
+        "dense": [64],  # hidden dense sizes
+    },
+    "pitchfold": {
+        "time_pool": 2,  # average this many frames into one step before the convolutions
+        "harmonics": FOLD_HARMONICS,  # semitone offsets stacked as channels (may be < 0)
+        "filters": [32, 32],  # Conv2D filters per block, over (time, pitch)
+        "kernel_size": 3,  # square Conv2D kernel, steps × bins
+    },
+    "chroma_mean": {},
+    "funnel": {
+        "dense": [512, 256, 128, 64],  # ReLU layers, each followed by dropout
+        "dropout": 0.5,
+        "frame": "max_energy",  # max_energy (the loudest frame) or middle
+    },
+}
+
+
+def architecture_config(architecture: dict) -> dict:
+    """Complete an ``architecture`` config with the defaults of its kind.
+
+    Parameters
+    ----------
+    architecture : dict
+        ``kind`` plus any of that kind's keys (see :data:`ARCHITECTURES`).
+
+    Returns
+    -------
+    dict
+        Every key of the kind, given values overriding the defaults.
+
+    Raises
+    ------
+    SynthmirError
+        On an unknown kind or key.
+    """
+    kind = architecture.get("kind", "pitchconv")
+    if kind not in ARCHITECTURES:
+        raise SynthmirError(f"unknown architecture kind {kind!r}; known: {sorted(ARCHITECTURES)}")
+    defaults = ARCHITECTURES[kind]
+    unknown = sorted(set(architecture) - set(defaults) - {"kind"})
+    if unknown:
+        raise SynthmirError(
+            f"unknown architecture option(s) {unknown} for kind {kind!r}; known: {sorted(defaults)}"
+        )
+    cfg = {"kind": kind, **defaults, **architecture}
+    if cfg.get("frame", FRAME_MODES[0]) not in FRAME_MODES:
+        raise SynthmirError(f"architecture frame={cfg['frame']!r} must be one of {FRAME_MODES}")
+    if cfg.get("global_pool", "max") not in ("max", "avg", "maxavg"):
+        raise SynthmirError(
+            f"architecture global_pool={cfg['global_pool']!r} must be max, avg or maxavg"
+        )
+    return cfg
+
+
+def _output(x, n_outputs: int, multilabel: bool, batchnorm: bool):
+    x = layers.Dense(n_outputs, name="logits")(x)
+    if batchnorm:
+        x = layers.BatchNormalization(name="logits_bn")(x)
+    return layers.Activation("sigmoid" if multilabel else "softmax", name="probabilities")(x)
+
+
+def _baseline(inputs, cfg: dict, n_outputs: int, multilabel: bool):
+    x = layers.Reshape((*inputs.shape[1:], 1))(inputs)
+    for block, filters in enumerate(cfg["filters"]):
+        for conv in range(cfg["convs_per_block"]):
+            name = f"block{block + 1}_conv{conv + 1}"
+            x = layers.Conv2D(filters, cfg["kernel_size"], padding="same", name=name)(x)
+            x = layers.BatchNormalization(name=f"{name}_bn")(x)
+            x = layers.Activation("elu")(x)
+        x = layers.MaxPooling2D(cfg["pool"])(x)
+        x = layers.Dropout(cfg["dropout"])(x)
+    x = layers.Flatten()(x)
+    for size in cfg["dense"]:
+        x = layers.Dense(size, activation="elu")(x)
+    return _output(x, n_outputs, multilabel, batchnorm=True)
+
+
+def _pitchconv(inputs, cfg: dict, n_outputs: int, multilabel: bool, bins_per_semitone: int):
+    frames, bins = inputs.shape[1:]
+    x = inputs
+    if cfg["time_pool"] > 1:
+        # Pooling over frames with bins as channels; "same" keeps a partial last step.
+        x = layers.AveragePooling1D(cfg["time_pool"], padding="same", name="time_pool")(x)
+        frames = x.shape[1]
+    channels = 1
+    if cfg["harmonics"]:
+        x = HarmonicStack(cfg["harmonics"], bins_per_semitone, name="harmonics")(x)
+        channels = len(cfg["harmonics"])
+    else:
+        x = layers.Reshape((frames, bins, 1))(x)
+    # (frames, bins, harmonics) → (bins, frames × harmonics): time steps and harmonics
+    # become the channels of a 1-D signal along pitch.
+    x = layers.Permute((2, 1, 3))(x)
+    x = layers.Reshape((bins, frames * channels))(x)
+    if cfg["position"]:
+        x = PitchPosition(name="position")(x)
+    last = len(cfg["filters"]) - 1
+    for block, filters in enumerate(cfg["filters"]):
+        name = f"block{block + 1}"
+        x = layers.Conv1D(filters, cfg["kernel_size"], padding="same", name=f"{name}_conv")(x)
+        x = layers.BatchNormalization(name=f"{name}_bn")(x)
+        x = layers.Activation("elu")(x)
+        if cfg["pool"] > 1 and block < last:
+            x = layers.MaxPooling1D(cfg["pool"], padding="same")(x)
+    pooled = []
+    if cfg["global_pool"] in ("max", "maxavg"):
+        pooled.append(layers.GlobalMaxPooling1D(name="pitch_max")(x))
+    if cfg["global_pool"] in ("avg", "maxavg"):
+        pooled.append(layers.GlobalAveragePooling1D(name="pitch_avg")(x))
+    x = pooled[0] if len(pooled) == 1 else layers.Concatenate()(pooled)
+    for size in cfg["dense"]:
+        x = layers.Dense(size)(x)
+        x = layers.BatchNormalization()(x)
+        x = layers.Activation("elu")(x)
+    # One dropout, right before the output layer: dropout feeding a BatchNormalization
+    # makes its moving variance (measured with dropout) wrong at inference, which showed
+    # as validation losses jumping between epochs.
+    x = layers.Dropout(cfg["dropout"])(x)
+    return _output(x, n_outputs, multilabel, batchnorm=False)
+
+
+def _pitchfold(inputs, cfg: dict, bins_per_semitone: int, lowest_pitch: float):
+    x = inputs
+    if cfg["time_pool"] > 1:
+        x = layers.AveragePooling1D(cfg["time_pool"], padding="same", name="time_pool")(x)
+    x = HarmonicStack(cfg["harmonics"], bins_per_semitone, name="harmonics")(x)
+    for block, filters in enumerate(cfg["filters"]):
+        name = f"block{block + 1}"
+        x = layers.Conv2D(filters, cfg["kernel_size"], padding="same", name=f"{name}_conv")(x)
+        x = layers.BatchNormalization(name=f"{name}_bn")(x)
+        x = layers.Activation("elu")(x)
+    x = layers.Conv2D(1, 1, name="note_logits")(x)  # (steps, bins, 1)
+    x = layers.Reshape(x.shape[1:3])(x)
+    x = layers.GlobalMaxPooling1D(name="time_max")(x)  # (bins,)
+    x = OctaveFold(lowest_pitch, bins_per_semitone, "max", name="octave_fold")(x)
+    return layers.Activation("sigmoid", name="probabilities")(x)
+
+
+def _funnel(inputs, cfg: dict, n_outputs: int, multilabel: bool):
+    x = FrameSelect(cfg["frame"], name="frame")(inputs)
+    for size in cfg["dense"]:
+        x = layers.Dense(size, activation="relu")(x)
+        x = layers.Dropout(cfg["dropout"])(x)
+    return _output(x, n_outputs, multilabel, batchnorm=False)
+
+
+def build_model(
+    architecture: dict,
+    input_shape: tuple[int, int],
+    n_outputs: int,
+    multilabel: bool = False,
+    bins_per_semitone: int = 1,
+    lowest_pitch: float = 21.0,
+    floor_db: float = -120.0,
+) -> keras.Model:
+    """Build an uncompiled model from an ``architecture`` config.
+
+    Parameters
+    ----------
+    architecture : dict
+        ``kind`` (a key of :data:`ARCHITECTURES`) and that kind's options; missing ones
+        take the defaults.
+    input_shape : tuple of int
+        (frames, bins) of one pitchgram (or of any features for ``funnel``).
+    n_outputs : int
+        Number of classes (softmax) or labels (sigmoid).
+    multilabel : bool
+        Sigmoid outputs (independent labels, e.g. pitch classes) instead of a softmax.
+    bins_per_semitone : int
+        Pitch resolution of the input, so harmonic offsets in semitones map to bins.
+    lowest_pitch : float
+        MIDI pitch of the first bin (pitchgram default: 21, A0), so bins fold to the right
+        pitch classes (``pitchfold``, ``chroma_mean``).
+    floor_db : float
+        The features' dB floor, so ``chroma_mean`` can undo their dB scale.
+
+    Returns
+    -------
+    keras.Model
+        Maps (batch, frames, bins) float32 to (batch, n_outputs) probabilities.
+
+    Raises
+    ------
+    SynthmirError
+        On an unknown kind or option, or a pitch-class kind asked for other outputs.
+    """
+    cfg = architecture_config(architecture)
+    if cfg["kind"] in PITCH_KINDS and not (multilabel and n_outputs == 12):
+        raise SynthmirError(
+            f"architecture {cfg['kind']} predicts the 12 pitch classes: use it with "
+            "target: pitch_classes"
+        )
+    inputs = keras.Input(shape=tuple(input_shape), name="pitchgram")
+    if cfg["kind"] == "baseline":
+        outputs = _baseline(inputs, cfg, n_outputs, multilabel)
+    elif cfg["kind"] == "pitchfold":
+        outputs = _pitchfold(inputs, cfg, bins_per_semitone, lowest_pitch)
+    elif cfg["kind"] == "chroma_mean":
+        outputs = ChromaMean(lowest_pitch, bins_per_semitone, floor_db,
+                             name="probabilities")(inputs)
+    elif cfg["kind"] == "funnel":
+        outputs = _funnel(inputs, cfg, n_outputs, multilabel)
+    else:
+        outputs = _pitchconv(inputs, cfg, n_outputs, multilabel, bins_per_semitone)
+    return keras.Model(inputs, outputs, name=cfg["kind"])

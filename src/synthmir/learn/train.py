@@ -1,0 +1,395 @@
+"""Train a model from a feature file and a splits table, and save every artifact.
+
+The input pipeline (:class:`~synthmir.learn.batches.ClipBatches`) reads batches of rows
+through the :class:`~synthmir.features.store.FeatureStore`, so a dataset larger than memory
+trains. When all features fit in ``training.in_memory_mb`` they are read once into memory and
+the same pipeline slices the array instead: same batches, same results, no per-batch disk
+reads. Augmentation (pitch shifts, gain) and the input scaler run in numpy on each batch.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import os
+import random
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from synthmir.errors import SynthmirError
+from synthmir.features.store import FeatureStore
+from synthmir.layout import (
+    HISTORY_CSV,
+    MODEL_KERAS,
+    PREPROCESSING_JSON,
+    SUMMARY_TXT,
+    TRAIN_JSON,
+    atomic_path,
+)
+from synthmir.learn.batches import ClipBatches
+from synthmir.learn.models import PITCH_KINDS, architecture_config, build_model
+from synthmir.learn.saved_model import STANDARDIZE, Scaler
+from synthmir.learn.splits import split_rows
+from synthmir.learn.thresholds import THRESHOLD_MODES, saved_threshold
+from synthmir.music import A4_MIDI, PITCH_CLASS_NAMES, pitch_class_matrix
+from synthmir.runtime import configure_threads
+
+log = logging.getLogger(__name__)
+
+MULTILABEL_TARGETS = {"pitch_classes"}
+MODEL_KEYS = {"dataset", "features", "target", "architecture", "training"}
+
+TRAINING: dict = {
+    "seed": 7,  # seeds python, numpy, the backend, shuffling and augmentation
+    "batch_size": 32,
+    "epochs": 30,  # maximum epochs
+    "patience": 8,  # early stopping on valid loss (best weights restored); 0 = off
+    "learning_rate": 0.002,
+    "optimizer": "adam",  # adam, adamw or sgd (Nesterov momentum 0.9)
+    "weight_decay": 0.0,  # decoupled weight decay (adam, adamw, sgd); 0 = none
+    "schedule": "cosine",  # constant, cosine (to 1 % over `epochs`) or plateau (halve)
+    "standardize": "global",  # none, global or per_bin; fitted on train clips only
+    "pitch_shift": 2,  # augmentation: random shift along pitch, ± this many semitones
+    "gain_db": 6.0,  # augmentation: random level change, ± this many dB
+    "in_memory_mb": 2048,  # read features into memory when they fit in this; 0 = stream
+    # pitch_classes: decision threshold saved with the model; global or per_class are tuned
+    # on valid (maximum exact match, ties to micro F1); a number in (0, 1) is used as is
+    "threshold": "global",
+}
+OPTIMIZERS = ("adam", "adamw", "sgd")
+SCHEDULES = ("constant", "cosine", "plateau")
+
+
+def training_config(training: dict) -> dict:
+    """Complete a ``training`` config with defaults; raise on unknown keys or values."""
+    unknown = sorted(set(training) - set(TRAINING))
+    if unknown:
+        raise SynthmirError(f"unknown training option(s) {unknown}; known: {sorted(TRAINING)}")
+    cfg = {**TRAINING, **training}
+    for key, allowed in (
+        ("optimizer", OPTIMIZERS),
+        ("schedule", SCHEDULES),
+        ("standardize", STANDARDIZE),
+    ):
+        if cfg[key] not in allowed:
+            raise SynthmirError(f"training {key}={cfg[key]!r} must be one of {list(allowed)}")
+    if int(cfg["batch_size"]) < 1:
+        raise SynthmirError(f"training batch_size={cfg['batch_size']} must be at least 1")
+    if int(cfg["epochs"]) < 0:
+        raise SynthmirError(f"training epochs={cfg['epochs']} must be 0 (no fitting) or more")
+    threshold = cfg["threshold"]
+    if threshold not in THRESHOLD_MODES and not (
+        isinstance(threshold, int | float) and not isinstance(threshold, bool)
+        and 0 < threshold < 1
+    ):
+        raise SynthmirError(
+            f"training threshold={threshold!r} must be {' or '.join(THRESHOLD_MODES)} or a "
+            "number between 0 and 1"
+        )
+    return cfg
+
+
+def _encode_labels(store: FeatureStore, target: str) -> tuple[np.ndarray, list[str], bool]:
+    """Encode the ``target`` label column: (encoded, label names, multilabel)."""
+    if target not in store.labels.columns:
+        raise SynthmirError(f"target {target!r} is not among the labels of {store.path}: "
+                            f"{sorted(store.labels.columns)}")
+    values = store.labels[target].to_numpy()
+    if target in MULTILABEL_TARGETS:
+        return pitch_class_matrix(values, np.float32), list(PITCH_CLASS_NAMES), True
+    names, encoded = np.unique(values, return_inverse=True)
+    return encoded.astype(np.int32), [str(n) for n in names], False
+
+
+@keras.saving.register_keras_serializable(package="synthmir")
+def class_error(y_true, y_pred):
+    """Fraction of clips whose top class is wrong."""
+    return 1.0 - keras.metrics.sparse_categorical_accuracy(y_true, y_pred)
+
+
+@keras.saving.register_keras_serializable(package="synthmir")
+def set_error(y_true, y_pred):
+    """Fraction of clips whose label set (sigmoid > 0.5) is not exactly right."""
+    wrong = keras.ops.not_equal(keras.ops.cast(y_pred > 0.5, y_true.dtype), y_true)
+    return keras.ops.cast(keras.ops.any(wrong, axis=-1), "float32")
+
+
+class _EpochLog(keras.callbacks.Callback):
+    """Record the learning rate and log one line per epoch."""
+
+    def __init__(self):
+        super().__init__()
+        self.lr: list[float] = []
+
+    def on_epoch_end(self, epoch, logs=None):
+        # np.asarray, not ops.convert_to_numpy: the latter warns with numpy 2 on TF tensors.
+        lr = float(np.asarray(keras.ops.convert_to_tensor(self.model.optimizer.learning_rate)))
+        self.lr.append(lr)
+        logs = logs or {}
+        log.info("epoch %d: loss %.4f error %.4f val_loss %.4f val_error %.4f lr %.2e",
+                 epoch + 1, *(logs.get(k, np.nan)
+                              for k in ("loss", "error", "val_loss", "val_error")), lr)
+
+
+def _optimizer(cfg: dict, steps_per_epoch: int) -> keras.optimizers.Optimizer:
+    lr = float(cfg["learning_rate"])
+    if cfg["schedule"] == "cosine":
+        # max(1, ...): with 0 epochs the schedule never steps, but Keras refuses 0 steps
+        lr = keras.optimizers.schedules.CosineDecay(
+            lr, decay_steps=max(1, int(cfg["epochs"]) * steps_per_epoch), alpha=0.01
+        )
+    wd = float(cfg["weight_decay"]) or None
+    if cfg["optimizer"] == "sgd":
+        return keras.optimizers.SGD(lr, momentum=0.9, nesterov=True, weight_decay=wd)
+    if cfg["optimizer"] == "adamw":
+        return keras.optimizers.AdamW(lr, weight_decay=float(cfg["weight_decay"]))
+    return keras.optimizers.Adam(lr, weight_decay=wd)
+
+
+def train_model(
+    features_h5: str | os.PathLike,
+    splits_csv: str | os.PathLike,
+    model_cfg: dict,
+    out_dir: str | os.PathLike,
+    threads: int = 2,
+) -> None:
+    """Train one model and write its artifacts to ``out_dir``.
+
+    Parameters
+    ----------
+    features_h5 : path
+        Feature file (see :mod:`synthmir.features.store`); its ``target`` label column is
+        what is learnt.
+    splits_csv : path
+        ``clip_id,split`` table; train clips are fitted, valid clips drive early stopping
+        and model selection, test clips are not touched.
+    model_cfg : dict
+        The model's config entry: ``target`` (a label column: family, program or
+        pitch_classes), ``architecture`` (see :mod:`synthmir.learn.models`) and ``training``
+        (see :data:`TRAINING`); ``dataset`` and ``features`` are recorded only.
+    out_dir : path
+        Receives ``model.keras``, ``preprocessing.json``, ``history.csv``, ``summary.txt``
+        and ``train.json``.
+    threads : int
+        CPU threads for the backend.
+
+    Raises
+    ------
+    SynthmirError
+        On unknown config keys or values, a missing target, or splits that do not match
+        the features.
+    """
+    unknown = sorted(set(model_cfg) - MODEL_KEYS)
+    if unknown:
+        raise SynthmirError(f"unknown model option(s) {unknown}; known: {sorted(MODEL_KEYS)}")
+    if "target" not in model_cfg:
+        raise SynthmirError("model config lacks `target` (family, program or pitch_classes)")
+    target = model_cfg["target"]
+    arch = architecture_config(model_cfg.get("architecture", {}))
+    cfg = training_config(model_cfg.get("training", {}))
+    out = Path(out_dir)
+    started = time.perf_counter()
+
+    configure_threads(threads)
+    seed = int(cfg["seed"])
+    keras.utils.set_random_seed(seed)
+    random.seed(seed)
+
+    with FeatureStore(features_h5) as store:
+        labels, label_names, multilabel = _encode_labels(store, target)
+        # Saved with the model: inference computes features with exactly these parameters,
+        # after resampling any input audio to the recorded rate.
+        feature_params = dict(store.attributes)
+        if store.sample_rate is not None:
+            feature_params["sample_rate"] = store.sample_rate
+        input_shape = tuple(int(s) for s in store.shape[1:])
+        rows = split_rows(store.clip_ids, splits_csv)
+        in_memory = store.nbytes <= float(cfg["in_memory_mb"]) * 2**20
+        source = store[:] if in_memory else store
+        log.info("%s: %d clips %s, %s in memory; train %d, valid %d, test %d (untouched)",
+                 features_h5, len(store), input_shape, "read" if in_memory else "streamed, not",
+                 len(rows["train"]), len(rows["valid"]), len(rows["test"]))
+
+        batch = int(cfg["batch_size"])
+        feature_kind = store.params.kind
+        if arch["kind"] in PITCH_KINDS and feature_kind != "pitchgram":
+            raise SynthmirError(
+                f"architecture {arch['kind']} folds pitch bins: train it on pitchgram "
+                f"features, not {feature_kind}"
+            )
+        bins_per_semitone = store.params.bins_per_semitone
+        floor_db = store.params.floor_db
+        model = build_model(
+            arch, input_shape, len(label_names), multilabel, bins_per_semitone,
+            lowest_pitch=A4_MIDI + float(store.params.bin_min), floor_db=floor_db,
+        )
+        # A model without weights cannot adapt to standardised inputs: it reads raw features.
+        # It is not fitted, nor is any model given 0 epochs.
+        learns = bool(model.trainable_weights) and int(cfg["epochs"]) > 0
+        scaler = Scaler.fit(
+            cfg["standardize"] if model.trainable_weights else "none",
+            (source[rows["train"][i : i + 256]] for i in range(0, len(rows["train"]), 256)),
+        )
+        # Pitch shift and gain are given in semitones and dB; convert to bins and the
+        # feature's units (its value range spans -floor_db dB). Shifting bins is a pitch
+        # shift only for pitchgram bins; STFT bins are linear in frequency and chroma wraps.
+        pitch_shift = int(cfg["pitch_shift"]) * bins_per_semitone
+        if pitch_shift and feature_kind != "pitchgram":
+            log.info("pitch_shift applies to pitchgram features only: off for %s", feature_kind)
+            pitch_shift = 0
+        train_data = ClipBatches(
+            source, rows["train"], labels[rows["train"]], batch, scaler, seed=seed,
+            pitch_shift=pitch_shift, gain=float(cfg["gain_db"]) / -floor_db,
+            shift_labels=bins_per_semitone if target in MULTILABEL_TARGETS else 0,
+        )
+        valid_data = ClipBatches(source, rows["valid"], labels[rows["valid"]], batch, scaler)
+
+        model.compile(
+            optimizer=_optimizer(cfg, len(train_data)),
+            loss="binary_crossentropy" if multilabel else "sparse_categorical_crossentropy",
+            metrics=[
+                keras.metrics.MeanMetricWrapper(
+                    set_error if multilabel else class_error, name="error"
+                )
+            ],
+        )
+        epoch_log = _EpochLog()
+        callbacks: list[keras.callbacks.Callback] = [epoch_log]
+        stopper = None
+        if int(cfg["patience"]) > 0:
+            stopper = keras.callbacks.EarlyStopping(
+                monitor="val_loss", patience=int(cfg["patience"]), restore_best_weights=True
+            )
+            callbacks.append(stopper)
+        if cfg["schedule"] == "plateau":
+            callbacks.append(
+                keras.callbacks.ReduceLROnPlateau(
+                    monitor="val_loss", factor=0.5, patience=max(1, int(cfg["patience"]) // 2)
+                )
+            )
+        fit_started = time.perf_counter()
+        if learns:
+            history = model.fit(
+                train_data,
+                validation_data=valid_data,
+                epochs=int(cfg["epochs"]),
+                callbacks=callbacks,
+                verbose=0,
+            ).history
+            lr = epoch_log.lr
+        else:
+            # Nothing to fit: one evaluation of the initial model, recorded as epoch 0, stands
+            # for the history.
+            history = {"loss": [], "error": [], "val_loss": [], "val_error": []}
+            for prefix, data in (("", ClipBatches(source, rows["train"], labels[rows["train"]],
+                                                  batch, scaler)), ("val_", valid_data)):
+                loss, error = model.evaluate(data, verbose=0)
+                history[f"{prefix}loss"].append(loss)
+                history[f"{prefix}error"].append(error)
+            lr = [0.0]
+            log.info("%s: not fitted (%d trainable weights, %d epochs); val_loss %.4f",
+                     arch["kind"], len(model.trainable_weights), int(cfg["epochs"]),
+                     history["val_loss"][0])
+        fit_s = time.perf_counter() - fit_started
+        preprocessing = {
+            "target": target,
+            "multilabel": multilabel,
+            "label_names": label_names,
+            "input_shape": list(input_shape),
+            "feature_params": feature_params,
+            "scaler": scaler.to_json(),
+        }
+        if multilabel:
+            preprocessing["threshold"] = saved_threshold(
+                cfg["threshold"], labels[rows["valid"]],
+                lambda: model.predict(valid_data, verbose=0))
+
+    epochs_run = len(history["loss"]) if learns else 0
+    best = int(np.argmin(history["val_loss"])) if stopper else len(history["loss"]) - 1
+    _write_artifacts(
+        out,
+        model,
+        history,
+        lr,
+        preprocessing=preprocessing,
+        train_info={
+            "dataset": model_cfg.get("dataset"),
+            "features": model_cfg.get("features"),
+            "target": target,
+            "architecture": arch,
+            "training": cfg,
+            "epochs_run": epochs_run,
+            "best_epoch": best + 1 if learns else 0,
+            "best_val_loss": float(history["val_loss"][best]),
+            "best_val_error": float(history["val_error"][best]),
+            "n_train": len(rows["train"]),
+            "n_valid": len(rows["valid"]),
+            "fit_time_s": round(fit_s, 2),
+            "seconds_per_epoch": round(fit_s / epochs_run, 3) if epochs_run else None,
+            "cores": threads,
+            "tensorflow_version": _tensorflow_version(),
+            "keras_version": keras.__version__,
+            "backend": keras.backend.backend(),
+            "parameters": int(model.count_params()),
+        },
+        started=started,
+        first_epoch=1 if learns else 0,
+    )
+
+
+def _tensorflow_version() -> str | None:
+    try:
+        import tensorflow as tf
+    except ImportError:
+        return None
+    return tf.__version__
+
+
+def _write_artifacts(
+    out: Path,
+    model: keras.Model,
+    history: dict,
+    lr: list[float],
+    preprocessing: dict,
+    train_info: dict,
+    started: float,
+    first_epoch: int = 1,
+) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    with atomic_path(out / MODEL_KERAS) as tmp:
+        model.save(tmp)
+    with atomic_path(out / PREPROCESSING_JSON) as tmp:
+        tmp.write_text(json.dumps(preprocessing, indent=2) + "\n")
+    with atomic_path(out / HISTORY_CSV) as tmp, open(tmp, "w", newline="") as f:
+        writer = csv.writer(f)
+        columns = ["loss", "error", "val_loss", "val_error"]
+        writer.writerow(["epoch", *columns, "lr"])
+        for epoch in range(len(history["loss"])):
+            values = [f"{history[c][epoch]:.6g}" for c in columns]
+            writer.writerow([epoch + first_epoch, *values, f"{lr[epoch]:.6g}"])
+    lines: list[str] = []
+    model.summary(print_fn=lambda text, **_: lines.append(text))
+    # Keras's "Total params" counts the optimizer state too; state the model's own size.
+    trainable = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
+    lines.append(
+        f"Model parameters: {model.count_params()} (trainable {trainable},"
+        f" non-trainable {model.count_params() - trainable}; optimizer state excluded)"
+    )
+    with atomic_path(out / SUMMARY_TXT) as tmp:
+        tmp.write_text("\n".join(lines) + "\n")
+    # The wall time covers reading, fitting and saving: what the pipeline pays per model.
+    train_info["wall_time_s"] = round(time.perf_counter() - started, 2)
+    with atomic_path(out / TRAIN_JSON) as tmp:
+        tmp.write_text(json.dumps(train_info, indent=2) + "\n")
+    log.info(
+        "trained %s: best epoch %d of %d, val_error %.4f, %.1f s",
+        out,
+        train_info["best_epoch"],
+        train_info["epochs_run"],
+        train_info["best_val_error"],
+        train_info["wall_time_s"],
+    )

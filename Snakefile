@@ -25,12 +25,11 @@ wildcard_constraints:
 
 include: "rules/data.smk"
 include: "rules/features.smk"
-include: "rules/model.smk"
+include: "rules/learn.smk"
 include: "rules/evaluate.smk"
-include: "rules/report.smk"
 
 
 rule all:
     default_target: True
     input:
-        "results/report.html",
+        layout.REPORT_HTML,

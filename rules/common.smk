@@ -1,6 +1,11 @@
-# Config helpers and get_* input functions shared by every rule file.
+# Config helpers and get_* input functions shared by every rule file. Every path comes from
+# synthmir.layout: its functions' arguments default to the wildcards, so layout.clips_csv()
+# is "data/{dataset}/clips.csv".
+import os
+
 from snakemake.exceptions import WorkflowError
 
+from synthmir import layout
 from synthmir.config import canonical, check_config, model_split
 from synthmir.errors import SynthmirError
 
@@ -17,9 +22,18 @@ try:
 except SynthmirError as err:
     raise WorkflowError(str(err)) from None
 
+
 def library(*modules):
-    """Library files a job runs, as inputs, so editing one reruns exactly its stages."""
-    return [f"{workflow.basedir}/src/synthmir/{m}" for m in modules]
+    """Library files a job runs, as inputs, so editing one reruns exactly its stages.
+
+    ``modules`` are paths under src/synthmir/: every module the rule's library function
+    imports, directly or not (tests/workflow/test_rule_inputs.py checks the lists), except
+    those that cannot change a result (errors.py, logs.py and the package __init__ files).
+    Paths are relative to the working directory, so a copy of the workflow and its working
+    directory side by side plans the same jobs as the original.
+    """
+    src = os.path.join(workflow.basedir, "src", "synthmir")
+    return [os.path.relpath(os.path.join(src, m)) for m in modules]
 
 
 def get_dataset(wildcards):
@@ -36,7 +50,7 @@ def get_soundfonts(wildcards):
 
 
 def get_playable_tables(wildcards):
-    return {sf: f"data/playable/{sf}.csv" for sf in get_dataset(wildcards)["soundfonts"]}
+    return {sf: layout.playable_csv(sf) for sf in get_dataset(wildcards)["soundfonts"]}
 
 
 def get_mix_source(wildcards):
@@ -44,30 +58,23 @@ def get_mix_source(wildcards):
     dataset = get_dataset(wildcards)
     if dataset.get("chord_source") != "mix":
         return []
-    return [f"data/{dataset['mix']['source']}/clips.csv"]
+    return [layout.clips_csv(dataset["mix"]["source"])]
 
 
 def get_shard_manifests(wildcards):
     shards = range(get_dataset(wildcards)["shards"])
-    return [f"data/{wildcards.dataset}/audio/shard{k}.csv" for k in shards]
+    return [layout.shard_manifest(wildcards.dataset, k) for k in shards]
 
 
 def get_feature_parts(wildcards):
     shards = range(get_dataset(wildcards)["shards"])
-    return [f"data/{wildcards.dataset}/features/{wildcards.features}/shard{k}.h5" for k in shards]
+    return [layout.features_part(wildcards.dataset, wildcards.features, k) for k in shards]
 
 
 def get_model(wildcards):
     """The model entry; `swept` only labels leaderboard columns, so training never sees it."""
     hidden = ("swept", "split", "split_scheme")
     return {k: v for k, v in MODELS[wildcards.model].items() if k not in hidden}
-
-
-def splits_path(model):
-    """The dataset's own splits.csv, or the file of the model's split override."""
-    scheme = model.get("split_scheme")
-    folder = f"data/{model['dataset']}"
-    return f"{folder}/splits/{scheme}.csv" if scheme else f"{folder}/splits.csv"
 
 
 def get_split_scheme(wildcards):
@@ -79,12 +86,14 @@ def get_split_scheme(wildcards):
 
 
 def get_model_data(wildcards):
+    """The model's features and its split (its dataset's own, or its override's)."""
     model = MODELS[wildcards.model]
     return {
-        "features": f"data/{model['dataset']}/features/{model['features']}.h5",
-        "splits": splits_path(model),
+        "features": layout.features_h5(model["dataset"], model["features"]),
+        "splits": layout.splits_csv(model["dataset"], model.get("split_scheme")),
     }
 
 
 def model_files(name):
-    return [f"results/models/{model}/{name}" for model in MODELS]
+    """One file of every model folder, e.g. model_files(layout.METRICS_JSON)."""
+    return [layout.model_file(name, model) for model in MODELS]

@@ -1,11 +1,19 @@
 # General MIDI table -> measured playable pitches -> MIDI clips rendered by FluidSynth.
 
+# synthmir.data.render and what it runs (drawing clips, MIDI, FluidSynth, audio files).
+RENDER_CODE = library(
+    "data/render.py", "data/clips.py", "data/midi.py", "data/synth.py", "data/instruments.py",
+    "data/gm_instruments.csv", "audio.py", "layout.py",
+)
+
 
 rule playable:
     input:
-        code=library("instruments.py", "synth.py"),
+        code=library(
+            "data/instruments.py", "data/midi.py", "data/synth.py", "audio.py", "layout.py"
+        ),
     output:
-        table="data/playable/{soundfont}.csv",
+        table=layout.playable_csv(),
     params:
         soundfont=lambda w: config["soundfonts"][w.soundfont],
         probe=config["playable"],
@@ -26,11 +34,11 @@ rule render_shard:
     input:
         playable=lambda w: list(get_playable_tables(w).values()),
         mix_source=get_mix_source,
-        code=library("data.py", "midi.py", "synth.py", "instruments.py"),
+        code=RENDER_CODE,
     output:
-        manifest="data/{dataset}/audio/shard{shard}.csv",
-        midi=directory("data/{dataset}/midi/shard{shard}"),
-        audio=directory("data/{dataset}/audio/shard{shard}"),
+        manifest=layout.shard_manifest(),
+        midi=directory(layout.shard_midi_dir()),
+        audio=directory(layout.shard_audio_dir()),
     params:
         dataset=get_render_params,
         soundfonts=get_soundfonts,
@@ -51,9 +59,9 @@ rule render_shard:
 rule clips:
     input:
         manifests=get_shard_manifests,
-        code=library("data.py"),
+        code=RENDER_CODE,
     output:
-        clips="data/{dataset}/clips.csv",
+        clips=layout.clips_csv(),
     conda:
         "../environment.yml"
     log:

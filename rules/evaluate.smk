@@ -1,19 +1,26 @@
-# Per-model evaluation, then the leaderboard across models.
+# Per-model evaluation, the leaderboard across models, and the report page over everything.
+
+# synthmir.evaluate.metrics and what it runs (the saved model, features, plots).
+EVALUATE_CODE = library(
+    "evaluate/metrics.py", "evaluate/plots.py", "learn/saved_model.py", "learn/layers.py",
+    "learn/splits.py", "features/store.py", "features/pitchgram.py", "audio.py", "music.py",
+    "runtime.py", "layout.py",
+)
 
 
 rule evaluate:
     input:
         unpack(get_model_data),
-        model="results/models/{model}/model.keras",
-        history="results/models/{model}/history.csv",
-        train="results/models/{model}/train.json",
-        code=library("evaluate.py", "predictor.py", "plots.py"),
+        model=layout.model_file(layout.MODEL_KERAS),
+        history=layout.model_file(layout.HISTORY_CSV),
+        train=layout.model_file(layout.TRAIN_JSON),
+        code=EVALUATE_CODE,
     output:
-        metrics="results/models/{model}/evaluation/metrics.json",
-        predictions="results/models/{model}/evaluation/predictions.csv",
+        metrics=layout.model_file(layout.METRICS_JSON),
+        predictions=layout.model_file(layout.PREDICTIONS_CSV),
         # Which plots exist depends on the task, hence a folder; the report takes its PNGs.
         plots=report(
-            directory("results/models/{model}/evaluation/plots"),
+            directory(layout.model_file(layout.PLOTS)),
             patterns=["{plot}.png"],
             caption="captions/evaluation_plot.rst",
             category="Models",
@@ -21,7 +28,7 @@ rule evaluate:
             labels={"model": "{model}", "plot": "{plot}"},
         ),
     params:
-        dataset_dir=lambda w: f"data/{get_model(w)['dataset']}",
+        dataset_dir=lambda w: layout.dataset_dir(get_model(w)["dataset"]),
     conda:
         "../environment.yml"
     log:
@@ -38,18 +45,18 @@ rule evaluate:
 
 rule leaderboard:
     input:
-        metrics=model_files("evaluation/metrics.json"),
-        train=model_files("train.json"),
-        code=library("evaluate.py"),
+        metrics=model_files(layout.METRICS_JSON),
+        train=model_files(layout.TRAIN_JSON),
+        code=library("evaluate/leaderboard.py", "layout.py"),
     output:
         leaderboard=report(
-            "results/leaderboard.csv",
+            layout.LEADERBOARD_CSV,
             caption="captions/leaderboard.rst",
             category="Leaderboard",
             labels={"table": "leaderboard"},
         ),
-        best="results/best_model",
-        best_by_target="results/best_models.json",
+        best=layout.BEST_MODEL,
+        best_by_target=layout.BEST_MODELS_JSON,
     params:
         models=MODELS,
     conda:
@@ -59,3 +66,41 @@ rule leaderboard:
     localrule: True
     script:
         "../workflow_scripts/leaderboard.py"
+
+
+# One self-contained HTML page with everything.
+rule report:
+    input:
+        leaderboard=layout.LEADERBOARD_CSV,
+        metrics=model_files(layout.METRICS_JSON),
+        plots=model_files(layout.PLOTS),
+        clips=[layout.clips_csv(dataset) for dataset in config["datasets"]],
+        # Example pitchgrams per dataset (from the feature file of its first model).
+        features=sorted({layout.features_h5(m["dataset"], m["features"]) for m in MODELS.values()}),
+        code=library(
+            "evaluate/report.py", "evaluate/templates/report.html.j2",
+            "evaluate/templates/plots.yaml", "evaluate/plots.py",
+            "learn/splits.py", "features/store.py", "features/pitchgram.py", "audio.py",
+            "music.py", "layout.py",
+        ),
+    output:
+        report=report(
+            layout.REPORT_HTML,
+            caption="captions/report.rst",
+            category="Report",
+            labels={"page": "report.html"},
+        ),
+    params:
+        config=config,
+        models=MODELS,
+    conda:
+        "../environment.yml"
+    log:
+        "logs/report.log",
+    benchmark:
+        "benchmarks/report.tsv"
+    resources:
+        mem_mb=2000,
+        runtime=20,
+    script:
+        "../workflow_scripts/report.py"

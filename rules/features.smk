@@ -1,12 +1,17 @@
 # Audio shards -> reassigned pitchgrams, one HDF5 part per shard, merged into one file.
 
+# synthmir.features.store and what it runs (pitchgram computation, audio decoding).
+FEATURES_CODE = library(
+    "features/store.py", "features/pitchgram.py", "audio.py", "music.py", "layout.py"
+)
+
 
 rule features_shard:
     input:
-        manifest="data/{dataset}/audio/shard{shard}.csv",
-        code=library("features.py"),
+        manifest=layout.shard_manifest(),
+        code=FEATURES_CODE,
     output:
-        part="data/{dataset}/features/{features}/shard{shard}.h5",
+        part=layout.features_part(),
     params:
         features=lambda w: config["features"][w.features],
     conda:
@@ -22,12 +27,12 @@ rule features_shard:
         "../workflow_scripts/features_shard.py"
 
 
-rule features:
+rule features_merge:
     input:
         parts=get_feature_parts,
-        code=library("features.py"),
+        code=FEATURES_CODE,
     output:
-        h5="data/{dataset}/features/{features}.h5",
+        h5=layout.features_h5(),
     conda:
         "../environment.yml"
     log:

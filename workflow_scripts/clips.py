@@ -1,4 +1,4 @@
-from synthmir.data import merge_manifests
+from synthmir.data.render import merge_manifests
 from synthmir.logs import job_log
 
 with job_log(snakemake.log[0]):

@@ -1,4 +1,4 @@
-from synthmir.features import merge_shards
+from synthmir.features.store import merge_shards
 from synthmir.logs import job_log
 
 with job_log(snakemake.log[0]):

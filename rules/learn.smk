@@ -3,10 +3,10 @@
 
 rule splits:
     input:
-        clips="data/{dataset}/clips.csv",
-        code=library("splits.py"),
+        clips=layout.clips_csv(),
+        code=library("learn/splits.py", "layout.py"),
     output:
-        splits="data/{dataset}/splits.csv",
+        splits=layout.splits_csv(),
     params:
         split=lambda w: get_dataset(w)["split"],
     conda:
@@ -20,10 +20,10 @@ rule splits:
 
 rule split_scheme:
     input:
-        clips="data/{dataset}/clips.csv",
-        code=library("splits.py"),
+        clips=layout.clips_csv(),
+        code=library("learn/splits.py", "layout.py"),
     output:
-        splits="data/{dataset}/splits/{scheme}.csv",
+        splits=layout.splits_csv(scheme="{scheme}"),
     params:
         split=get_split_scheme,
     conda:
@@ -38,13 +38,18 @@ rule split_scheme:
 rule train:
     input:
         unpack(get_model_data),
-        code=library("train.py", "models.py"),
+        code=library(
+            "learn/train.py", "learn/models.py", "learn/layers.py", "learn/batches.py",
+            "learn/saved_model.py", "learn/thresholds.py", "learn/splits.py",
+            "features/store.py", "features/pitchgram.py", "audio.py", "music.py",
+            "runtime.py", "layout.py",
+        ),
     output:
-        model="results/models/{model}/model.keras",
-        preprocessing="results/models/{model}/preprocessing.json",
-        history="results/models/{model}/history.csv",
-        summary="results/models/{model}/summary.txt",
-        train="results/models/{model}/train.json",
+        model=layout.model_file(layout.MODEL_KERAS),
+        preprocessing=layout.model_file(layout.PREPROCESSING_JSON),
+        history=layout.model_file(layout.HISTORY_CSV),
+        summary=layout.model_file(layout.SUMMARY_TXT),
+        train=layout.model_file(layout.TRAIN_JSON),
     params:
         model=get_model,
     conda:

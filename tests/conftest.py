@@ -1,37 +1,33 @@
-"""Shared fixtures: one real end-to-end run of the tiny config, reused by every e2e test."""
+"""Shared fixtures: one real run of each tiny config, reused by every test that needs one."""
 
 import contextlib
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-SNAKEMAKE = Path(sys.executable).parent / "snakemake"
-TINY_CONFIG = ROOT / "tests" / "config_tiny.yaml"
-
-
-def run_snakemake(workdir: Path, *args: str, timeout: float = 1200
-                  ) -> subprocess.CompletedProcess:
-    """Run the real workflow on the tiny config in ``workdir``."""
-    return subprocess.run(
-        [str(SNAKEMAKE), "-s", str(ROOT / "Snakefile"), "-d", str(workdir),
-         "--configfile", str(TINY_CONFIG), "--replace-workflow-config", *args],
-        capture_output=True, text=True, timeout=timeout,
-    )
+from tests.progression import progression_file
+from tests.snakemake_runs import CHORDS_CONFIG, TINY_CONFIG, finished_run
 
 
 @pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory) -> Path:
-    """Working directory of a complete `snakemake -j2 results/report.html` on the tiny config."""
-    workdir = tmp_path_factory.mktemp("tiny")
-    result = run_snakemake(workdir, "-j2", "results/report.html")
-    if result.returncode != 0:
-        logs = "\n".join(f"== {p}\n{p.read_text()[-3000:]}" for p in workdir.glob("logs/**/*.log"))
-        pytest.fail(f"snakemake failed:\n{result.stderr[-6000:]}\n{logs}")
-    return workdir
+    """Working directory of a complete `snakemake -j2 results/report.html` on the tiny config
+    (its workflow copy beside it; see tests/snakemake_runs.py)."""
+    return finished_run(tmp_path_factory.mktemp("tiny"), TINY_CONFIG, "results/report.html")
+
+
+@pytest.fixture(scope="session")
+def chords_run(tmp_path_factory) -> Path:
+    """Working directory of a finished `results/leaderboard.csv` on the tiny chords config."""
+    return finished_run(tmp_path_factory.mktemp("chords"), CHORDS_CONFIG,
+                        "results/leaderboard.csv", timeout=900)
+
+
+@pytest.fixture(scope="session")
+def progression_wav(tmp_path_factory) -> Path:
+    """A rendered chord progression (tests.progression.PROGRESSION)."""
+    return progression_file(tmp_path_factory.mktemp("progression"))
 
 
 CHROMIUM = Path("/usr/bin/chromium")  # Debian's; Playwright cannot download browsers here
@@ -54,19 +50,3 @@ def chromium(*extra_args: str) -> Iterator:
                                              args=[*CHROMIUM_ARGS, *extra_args])
         yield browser
         browser.close()
-
-
-@pytest.fixture(scope="session")
-def chords_run(tmp_path_factory) -> Path:
-    """Working directory of a finished workflow run on tests/config_tiny_chords.yaml."""
-    from tests.harmony_fixtures import chords_workdir
-
-    return chords_workdir(tmp_path_factory.getbasetemp())
-
-
-@pytest.fixture(scope="session")
-def progression_wav(tmp_path_factory) -> Path:
-    """A rendered chord progression (tests.harmony_fixtures.PROGRESSION)."""
-    from tests.harmony_fixtures import progression_file
-
-    return progression_file(tmp_path_factory.getbasetemp())

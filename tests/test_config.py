@@ -2,7 +2,6 @@
 
 import copy
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -10,9 +9,7 @@ import yaml
 
 from synthmir.config import canonical, check_config, expand_models, variant_id
 from synthmir.errors import SynthmirError
-
-ROOT = Path(__file__).resolve().parents[1]
-SNAKEMAKE = Path(sys.executable).parent / "snakemake"
+from tests.snakemake_runs import ROOT, run_snakemake
 
 
 @pytest.fixture(scope="module")
@@ -73,11 +70,7 @@ def test_variant_ids_are_stable_safe_and_bounded():
 def _dry_run(tmp_path: Path, config: dict) -> subprocess.CompletedProcess:
     path = tmp_path / "config.yaml"
     path.write_text(yaml.safe_dump(config))
-    return subprocess.run(
-        [str(SNAKEMAKE), "-n", "-s", str(ROOT / "Snakefile"), "-d", str(tmp_path),
-         "--configfile", str(path), "--replace-workflow-config"],
-        capture_output=True, text=True, timeout=120,
-    )
+    return run_snakemake(tmp_path, "-n", config=path, snakefile=ROOT / "Snakefile", timeout=120)
 
 
 @pytest.mark.parametrize(

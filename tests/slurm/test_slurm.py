@@ -14,7 +14,6 @@ import filecmp
 import os
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import h5py
@@ -23,9 +22,8 @@ import pandas as pd
 import pytest
 import yaml
 
-ROOT = Path(__file__).resolve().parents[2]
-SNAKEMAKE = Path(sys.executable).parent / "snakemake"
-TINY_CONFIG = ROOT / "tests" / "config_tiny.yaml"
+from tests.snakemake_runs import ROOT, TINY_CONFIG, failure, run_snakemake
+
 PROFILE = ROOT / "config" / "profiles" / "slurm"
 CLUSTER = Path(__file__).with_name("cluster.sh")
 
@@ -41,17 +39,11 @@ pytestmark = [
 def snakemake(workdir: Path, *args: str, env=None, timeout: float = 1800
               ) -> subprocess.CompletedProcess:
     """Run the real workflow on the tiny config in ``workdir``; fail the test with the logs."""
-    result = subprocess.run(
-        [str(SNAKEMAKE), "-s", str(ROOT / "Snakefile"), "-d", str(workdir),
-         "--configfile", str(TINY_CONFIG), "--replace-workflow-config", *args,
-         "results/report.html"],
-        capture_output=True, text=True, timeout=timeout, env=env, cwd=workdir,
-    )
+    result = run_snakemake(workdir, *args, "results/report.html", snakefile=ROOT / "Snakefile",
+                           timeout=timeout, env=env)
     if result.returncode != 0:
-        logs = "\n".join(f"== {p}\n{p.read_text()[-3000:]}"
-                         for p in sorted(workdir.glob("logs/**/*.log"))
-                         + sorted(workdir.glob(".snakemake/slurm_logs/**/*.log")))
-        pytest.fail(f"snakemake {' '.join(args)} failed:\n{result.stderr[-8000:]}\n{logs}")
+        pytest.fail(f"snakemake {' '.join(args)}: "
+                    + failure(result, workdir, ".snakemake/slurm_logs/**/*.log"))
     return result
 
 

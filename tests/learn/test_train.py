@@ -1,19 +1,25 @@
-"""Training on tiny synthetic pitchgrams: artifacts, reload, scaler, reproducibility."""
+"""Training on tiny synthetic pitchgrams: artifacts, reload, scaler, reproducibility, and the
+pitch-class (harmony) models: zero epochs, saved thresholds, feature checks."""
 
 import json
+from pathlib import Path
 
 import h5py
 import numpy as np
 import pandas as pd
 import pytest
 
-from synthmir import train
 from synthmir.errors import SynthmirError
-from synthmir.predictor import Predictor, Scaler
-from synthmir.train import ClipBatches, train_model
+from synthmir.learn import train
+from synthmir.learn.saved_model import Predictor
+from synthmir.learn.train import train_model, training_config
 
 FRAMES, BINS = 8, 48
+
+
 FAMILIES = ["brass", "organ", "piano"]
+
+
 # Tiny and fast: one epoch of 2 small blocks, no early stopping.
 TINY = {
     "dataset": "synthetic",
@@ -116,11 +122,6 @@ def test_predictor_rejects_wrong_shape(trained):
         predictor.predict_features(np.zeros((2, FRAMES + 1, BINS), np.float32))
 
 
-def test_predictor_needs_the_files(tmp_path):
-    with pytest.raises(SynthmirError, match="train the model first"):
-        Predictor.load(tmp_path)
-
-
 def test_scaler_is_fitted_on_train_only(tmp_path):
     # Test clips shifted by +5: a scaler that saw them would have a mean far above 1.
     h5_path, splits_path = make_dataset(tmp_path, test_offset=5.0)
@@ -133,16 +134,6 @@ def test_scaler_is_fitted_on_train_only(tmp_path):
     assert scaler["kind"] == "per_bin" and len(scaler["mean"]) == BINS
     np.testing.assert_allclose(scaler["mean"], x.mean(axis=(0, 1)), rtol=1e-5)
     np.testing.assert_allclose(scaler["std"], x.std(axis=(0, 1)), rtol=1e-4)
-
-
-def test_scaler_kinds():
-    x = np.random.default_rng(0).random((10, 4, 6))
-    g = Scaler.fit("global", [x[:5], x[5:]])
-    np.testing.assert_allclose(g.mean, [x.mean()])
-    np.testing.assert_allclose(g(x).std(), 1.0, rtol=1e-4)
-    assert Scaler.fit("none", [x])(x).dtype == np.float32
-    with pytest.raises(SynthmirError, match="standardize"):
-        Scaler.fit("minmax", [x])
 
 
 def test_training_is_reproducible_and_streaming_matches_memory(data, trained, tmp_path):
@@ -162,25 +153,6 @@ def test_multilabel_target(data, tmp_path):
     assert predictor.label_names[:3] == ["C", "C#", "D"] and len(predictor.label_names) == 12
     with h5py.File(data[0]) as h5:
         assert predictor.predict_features(h5["features"][:3]).shape == (3, 12)
-
-
-def test_batches_shuffle_and_shift_deterministically():
-    x = np.zeros((20, 2, 10), np.float32)
-    x[:, :, 4] = 1.0
-    labels = np.arange(20)
-    make = lambda: ClipBatches(x, np.arange(20), labels, 8, Scaler(), seed=1, pitch_shift=2)  # noqa: E731
-    a, b = make(), make()
-    xa, ya = a[0]
-    xb, yb = b[0]
-    np.testing.assert_array_equal(xa, xb)
-    np.testing.assert_array_equal(ya, yb)
-    peaks = xa.argmax(axis=2)
-    assert set(np.unique(peaks)) <= {2, 3, 4, 5, 6} and len(np.unique(peaks)) > 1
-    assert sorted(np.concatenate([a[i][1] for i in range(len(a))])) == list(range(20))
-    a.on_epoch_end()
-    assert not np.array_equal(a[0][1], ya)
-    plain = ClipBatches(x, np.arange(20), labels, 8, Scaler())
-    np.testing.assert_array_equal(plain[0][0], x[:8])
 
 
 @pytest.mark.parametrize(
@@ -204,3 +176,84 @@ def test_splits_must_match_features(data, tmp_path):
     pd.concat([splits, extra]).to_csv(tmp_path / "splits.csv", index=False)
     with pytest.raises(SynthmirError, match="have no features"):
         train_model(data[0], tmp_path / "splits.csv", TINY, tmp_path / "m", threads=2)
+
+
+def _pitch_class_data(folder: Path, n: int = 60):
+    """Synthetic pitchgrams (6 frames, 115 bins from MIDI 21) of random triads, and splits."""
+    import h5py
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    x = rng.uniform(0.0, 0.2, (n, 6, 115)).astype(np.float32)
+    labels = []
+    for i in range(n):
+        root = int(rng.integers(0, 12))
+        pitches = [48 + root, 52 + root, 55 + root]
+        x[i, :, [p - 21 for p in pitches]] = 0.9
+        labels.append(" ".join(str(p % 12) for p in sorted({p % 12 for p in pitches})))
+    ids = np.array([f"c{i:04d}" for i in range(n)])
+    with h5py.File(folder / "features.h5", "w") as h5:
+        h5["features"] = x
+        h5["features"].attrs["sample_rate"] = 44100
+        h5["clip_id"] = ids.astype(object)
+        h5["labels/pitch_classes"] = np.array(labels, dtype=object)
+        h5.attrs.update({"kind": "pitchgram", "bins_per_semitone": 1, "bin_min": -48,
+                         "floor_db": -120.0})
+    split = np.array(["train", "valid", "test"])[np.arange(n) % 3]
+    pd.DataFrame({"clip_id": ids, "split": split}).to_csv(folder / "splits.csv", index=False)
+    return folder / "features.h5", folder / "splits.csv"
+
+
+def test_chroma_mean_trains_for_zero_epochs_and_saves_a_tuned_threshold(tmp_path):
+    data = _pitch_class_data(tmp_path)
+    cfg = {"dataset": "d", "features": "pitchgram", "target": "pitch_classes",
+           "architecture": {"kind": "chroma_mean"}}
+    train_model(*data, cfg, tmp_path / "model", threads=2)
+    preprocessing = json.loads((tmp_path / "model" / "preprocessing.json").read_text())
+    info = json.loads((tmp_path / "model" / "train.json").read_text())
+    history = (tmp_path / "model" / "history.csv").read_text().splitlines()
+    # raw features in, no fitting, one evaluation as epoch 0
+    assert preprocessing["scaler"]["kind"] == "none"
+    assert info["epochs_run"] == 0 and info["best_epoch"] == 0 and info["parameters"] == 0
+    assert len(history) == 2 and history[1].startswith("0,")
+    # the bumps are at 0.9 over a floor of at most 0.2: a tuned threshold gets every clip
+    threshold = preprocessing["threshold"]
+    assert isinstance(threshold, float) and 0 < threshold < 1
+
+
+def test_zero_epochs_leave_a_learnable_model_unfitted(tmp_path):
+    data = _pitch_class_data(tmp_path)
+    cfg = {"dataset": "d", "features": "pitchgram", "target": "pitch_classes",
+           "architecture": {"kind": "pitchfold", "filters": [4]}, "training": {"epochs": 0}}
+    train_model(*data, cfg, tmp_path / "model", threads=2)
+    info = json.loads((tmp_path / "model" / "train.json").read_text())
+    preprocessing = json.loads((tmp_path / "model" / "preprocessing.json").read_text())
+    assert info["epochs_run"] == 0 and info["parameters"] > 0
+    assert preprocessing["scaler"]["kind"] == "global"  # it has weights that expect it
+
+
+def test_training_threshold_settings(tmp_path):
+    assert training_config({})["threshold"] == "global"
+    assert training_config({"threshold": 0.3})["threshold"] == 0.3
+    for bad in ("median", 1.5, True):
+        with pytest.raises(SynthmirError, match="threshold"):
+            training_config({"threshold": bad})
+    data = _pitch_class_data(tmp_path)
+    cfg = {"dataset": "d", "features": "pitchgram", "target": "pitch_classes",
+           "architecture": {"kind": "chroma_mean"}, "training": {"threshold": "per_class"}}
+    train_model(*data, cfg, tmp_path / "per_class", threads=2)
+    saved = json.loads((tmp_path / "per_class" / "preprocessing.json").read_text())
+    assert len(saved["threshold"]) == 12
+
+
+def test_pitch_class_kinds_need_pitchgram_features(tmp_path):
+    import h5py
+
+
+    data = _pitch_class_data(tmp_path)
+    with h5py.File(data[0], "a") as h5:
+        h5.attrs["kind"] = "stft"
+    cfg = {"dataset": "d", "features": "stft", "target": "pitch_classes",
+           "architecture": {"kind": "pitchfold"}}
+    with pytest.raises(SynthmirError, match="pitchgram"):
+        train_model(*data, cfg, tmp_path / "model", threads=2)

@@ -14,9 +14,9 @@ import pandas as pd
 import pytest
 from playwright.sync_api import expect
 
-from synthmir.web import create_app
+from synthmir.infer.web import create_app
 from tests.conftest import chromium
-from tests.test_web import running_server
+from tests.infer.test_web import running_server
 
 # A synthetic microphone (a beeping tone) that needs no permission prompt.
 FAKE_MICROPHONE = ("--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream")

@@ -1,4 +1,4 @@
-"""Metrics against hand-computed values, the leaderboard's order, plots, and the real run."""
+"""Metrics against hand-computed values, the prediction table, and the real run's outputs."""
 
 from __future__ import annotations
 
@@ -8,13 +8,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from synthmir import evaluate as ev
-from synthmir import plots
-from synthmir.errors import SynthmirError
+from synthmir.evaluate import metrics as ev
 
 LABELS = ["a", "b", "c"]
+
+
 # Rows predict a, b, b, c for true classes a, a, b, c: one mistake in four.
 Y = np.array([0, 0, 1, 2])
+
+
 P = np.array([[0.70, 0.20, 0.10],
               [0.40, 0.50, 0.10],
               [0.35, 0.45, 0.20],
@@ -67,14 +69,6 @@ def test_multi_label_metrics_match_hand_computed_values():
                                   )["exact_match"] == 1.0
 
 
-def test_pitch_class_matrix_reads_space_separated_classes():
-    m = ev.pitch_class_matrix(pd.Series(["0 4 7", "", None, "12 2"]))
-    assert m.shape == (4, 12)
-    assert np.flatnonzero(m[0]).tolist() == [0, 4, 7]
-    assert not m[1].any() and not m[2].any()
-    assert np.flatnonzero(m[3]).tolist() == [0, 2]  # 12 is C again
-
-
 def test_error_breakdown_by_group_single_and_multi_label():
     clips = pd.DataFrame({"soundfont": ["x", "x", "y", "y"], "n_notes": [3, 3, 2, 10]})
     by_font = ev.error_breakdown(clips, Y, P, LABELS, "soundfont")
@@ -101,91 +95,6 @@ def test_most_confident_mistakes_of_valid_and_test_only():
     assert [(m["split"], m["clip_id"]) for m in picked] == [
         ("valid", "c3"), ("valid", "c1"), ("test", "c5"), ("test", "c4")]
     assert set(picked[0]) == set(ev.MISCLASSIFIED_COLUMNS)
-
-
-def _board(rows, target="family"):
-    board = pd.DataFrame(rows, columns=["model", "valid_error", "valid_auc"])
-    return board.assign(target=target)
-
-
-def test_rank_models_by_valid_error_then_auc_then_id():
-    board = _board([("m_low_auc", 0.1, 0.80), ("m_worse", 0.2, 0.99), ("z_tie", 0.1, 0.90),
-                    ("a_tie", 0.1, 0.90), ("m_no_auc", 0.1, None), ("m_no_valid", None, None)])
-    ranked = ev.rank_models(board)
-    assert ranked["model"].tolist() == ["a_tie", "z_tie", "m_low_auc", "m_no_auc", "m_worse",
-                                        "m_no_valid"]
-    assert ranked["rank"].tolist() == [1, 2, 3, 4, 5, 6]
-
-
-def test_instrument_models_rank_above_harmony_models_whatever_their_error():
-    board = pd.concat([_board([("chords", 0.01, 0.99)], target="pitch_classes"),
-                       _board([("notes_b", 0.3, 0.9), ("notes_a", 0.2, 0.9)])])
-    ranked = ev.rank_models(board)
-    assert ranked["model"].tolist() == ["notes_a", "notes_b", "chords"]
-    assert ranked["rank"].tolist() == [1, 2, 1]
-
-
-def _fake_model(folder, valid_error, valid_auc, test_error=0.3, wall=12.5):
-    (folder / "evaluation").mkdir(parents=True)
-    splits = {"valid": {"error": valid_error, "auc_macro": valid_auc},
-              "test": {"error": test_error, "auc_macro": 0.8}}
-    (folder / "evaluation" / "metrics.json").write_text(
-        json.dumps({"target": "family", "splits": splits}))
-    (folder / "train.json").write_text(
-        json.dumps({"parameters": 1234, "wall_time_s": wall, "epochs_run": 3}))
-
-
-def test_write_leaderboard_ranks_and_names_the_best(tmp_path):
-    entry = {"dataset": "d", "features": "f", "architecture": {"kind": "pitchconv"}}
-    models = {"m_lr-0.1": {**entry, "swept": {"training.learning_rate": 0.1}},
-              "m_lr-0.01": {**entry, "swept": {"training.learning_rate": 0.01}}}
-    _fake_model(tmp_path / "models" / "m_lr-0.1", 0.2, 0.9)
-    _fake_model(tmp_path / "models" / "m_lr-0.01", 0.2, 0.95, test_error=0.25)
-    board = ev.write_leaderboard(models, str(tmp_path / "models"), str(tmp_path / "lb.csv"),
-                                 str(tmp_path / "best_model"), str(tmp_path / "best.json"))
-    assert board["model"].tolist() == ["m_lr-0.01", "m_lr-0.1"]
-    assert (tmp_path / "best_model").read_text() == "m_lr-0.01\n"
-    assert json.loads((tmp_path / "best.json").read_text()) == {"family": "m_lr-0.01"}
-    written = pd.read_csv(tmp_path / "lb.csv")
-    for column in ("rank", "valid_error", "valid_auc", "test_error", "parameters",
-                   "train_seconds", "sweep:training.learning_rate"):
-        assert column in written
-    assert written.loc[0, "sweep:training.learning_rate"] == 0.01
-    assert written.loc[0, "test_error"] == 0.25
-    with pytest.raises(SynthmirError, match="no models"):
-        ev.write_leaderboard({}, str(tmp_path), str(tmp_path / "x.csv"), str(tmp_path / "b"),
-                             str(tmp_path / "j"))
-
-
-def test_integer_bins_use_round_widths():
-    binned = plots.integer_bins(pd.Series([48, 49, 50, 83]))
-    assert list(binned.cat.categories[:2]) == ["48–50", "51–53"]  # 36 pitches: width 3
-    assert binned.tolist()[:3] == ["48–50"] * 3 and binned.iloc[3] == "81–83"
-    assert plots.integer_bins(pd.Series([1, 2, 4])).cat.categories.tolist() == [
-        "1", "2", "3", "4"]
-
-
-def test_plots_write_png_and_svg(tmp_path):
-    history = pd.DataFrame({"epoch": [1, 2, 3], "loss": [2.0, 1.0, 0.5], "error": [.6, .4, .2],
-                            "val_loss": [2.1, 1.5, 1.7], "val_error": [.7, .5, .6]})
-    plots.learning_curves(history, tmp_path)
-    rng = np.random.default_rng(0)
-    predictions = pd.DataFrame({
-        "split": rng.choice(["train", "valid", "test"], 60), "correct": rng.random(60) > 0.3,
-        "pitch": rng.integers(21, 109, 60), "soundfont": rng.choice(["x", "y"], 60)})
-    plots.error_by(predictions, "pitch", tmp_path)
-    plots.error_by(predictions, "soundfont", tmp_path)
-    plots.error_by(predictions, "velocity", tmp_path)  # not a column: no plot
-    result = {"labels": LABELS, "splits": {
-        "valid": ev.single_label_metrics(Y, P, LABELS),
-        "test": ev.multi_label_metrics(np.eye(3, dtype=int)[Y], P, LABELS)}}
-    plots.confusion_matrices(result, tmp_path)
-    plots.per_class_f1(result, tmp_path)
-    names = {p.name for p in tmp_path.iterdir()}
-    for stem in ("learning_curves", "error_by_pitch", "error_by_soundfont", "confusion_valid",
-                 "f1_by_pitch_class"):
-        assert {f"{stem}.png", f"{stem}.svg"} <= names
-    assert "error_by_velocity.png" not in names and "confusion_test.png" not in names
 
 
 @pytest.mark.e2e

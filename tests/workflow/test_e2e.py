@@ -1,12 +1,15 @@
 """The whole DAG on the tiny config: real FluidSynth, real HDF5, real Keras."""
 
 import json
+import zipfile
 
 import h5py
 import numpy as np
 import pandas as pd
 import pytest
 import soundfile as sf
+
+from tests.snakemake_runs import run_snakemake
 
 pytestmark = pytest.mark.e2e
 MODEL = "tinyconv_learning_rate-0.003"
@@ -40,7 +43,7 @@ def test_splits_cover_every_clip(tiny_run):
 
 
 def test_model_loads_and_predicts(tiny_run):
-    from synthmir.predictor import Predictor
+    from synthmir.learn.saved_model import Predictor
 
     model_dir = tiny_run / "results/models" / MODEL
     predictor = Predictor.load(str(model_dir))
@@ -63,3 +66,13 @@ def test_report_shows_the_measured_metrics(tiny_run):
     board = pd.read_csv(tiny_run / "results/leaderboard.csv")
     assert list(board["model"]) == [MODEL]
     assert (tiny_run / "results/best_model").read_text().strip() == MODEL
+
+
+def test_snakemake_report_zip_holds_the_plots(tiny_run, tmp_path):
+    out = tmp_path / "snakemake-report.zip"
+    result = run_snakemake(tiny_run, "--report", str(out), timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    names = [n.rsplit("/", 1)[-1] for n in zipfile.ZipFile(out).namelist()]
+    for name in ("learning_curves.png", "confusion_test.png", "error_by_pitch.png",
+                 "pitchgrams.png", "leaderboard.csv", "report.html"):
+        assert name in names, name

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
+from synthmir.data.instruments import FAMILIES, load_instruments, measure_playable, select_programs
 from synthmir.errors import SynthmirError
-from synthmir.instruments import FAMILIES, load_instruments, measure_playable, select_programs
 
 FLUIDR3 = "/usr/share/sounds/sf2/FluidR3_GM.sf2"
 needs_fluidr3 = pytest.mark.skipif(

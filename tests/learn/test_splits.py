@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from synthmir.errors import SynthmirError
-from synthmir.splits import assign_splits, clip_uniform, write_splits
+from synthmir.learn.splits import assign_splits, clip_uniform, write_splits
 
 CFG = {"valid": 0.2, "test": 0.2, "stratify": "family", "seed": 0, "holdout_soundfonts": []}
 

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from synthmir.errors import SynthmirError
-from synthmir.models import HarmonicStack, architecture_config, build_model
+from synthmir.learn.models import architecture_config, build_model
 
 
 def test_baseline_matches_the_original():
@@ -39,22 +39,6 @@ def test_multilabel_outputs_are_independent_sigmoids():
     assert model.layers[-1].activation is keras.activations.sigmoid
 
 
-def test_harmonic_stack_shifts_by_semitone_offsets():
-    x = np.arange(2 * 3 * 10, dtype=np.float32).reshape(2, 3, 10)
-    out = keras.ops.convert_to_numpy(HarmonicStack([0, 2, 5], bins_per_semitone=1)(x))
-    assert out.shape == (2, 3, 10, 3)
-    np.testing.assert_array_equal(out[..., 0], x)
-    np.testing.assert_array_equal(out[..., :8, 1], x[..., 2:])
-    np.testing.assert_array_equal(out[..., 8:, 1], 0.0)
-    np.testing.assert_array_equal(out[..., :5, 2], x[..., 5:])
-
-
-def test_harmonic_stack_scales_offsets_to_bins():
-    x = np.arange(12, dtype=np.float32).reshape(1, 1, 12)
-    out = keras.ops.convert_to_numpy(HarmonicStack([1], bins_per_semitone=3)(x))
-    np.testing.assert_array_equal(out[0, 0, :9, 0], x[0, 0, 3:])
-
-
 def test_defaults_fill_missing_keys():
     cfg = architecture_config({"kind": "pitchconv", "filters": [16]})
     assert cfg["filters"] == [16] and cfg["kernel_size"] == 5
@@ -72,3 +56,23 @@ def test_defaults_fill_missing_keys():
 def test_bad_architecture_raises(arch, message):
     with pytest.raises(SynthmirError, match=message):
         build_model(arch, (44, 115), 7)
+
+
+def test_chroma_mean_has_no_weights_and_finds_the_loudest_classes():
+    from synthmir.learn.models import build_model
+
+    model = build_model({"kind": "chroma_mean"}, (4, 115), 12, multilabel=True)
+    assert not model.trainable_weights
+    x = np.zeros((1, 4, 115), np.float32)
+    x[0, :, [39, 43, 46]] = 0.9  # C4 E4 G4 at -12 dB
+    x[0, :, 39 + 12] = 0.5  # C5 much quieter
+    chroma = np.asarray(model(x))[0]
+    assert chroma.max() == pytest.approx(1.0)
+    assert set(np.flatnonzero(chroma > 0.5)) == {0, 4, 7}
+
+
+def test_pitch_class_kinds_need_pitch_class_targets():
+    from synthmir.learn.models import build_model
+
+    with pytest.raises(SynthmirError, match="pitch_classes"):
+        build_model({"kind": "pitchfold"}, (8, 48), 3)

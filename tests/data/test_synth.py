@@ -5,11 +5,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from synthmir.data.midi import Event, note_events
+from synthmir.data.synth import BLOCK, Renderer, resolve_soundfont
 from synthmir.errors import SynthmirError
-from synthmir.synth import BLOCK, Event, Renderer, note_events, resolve_soundfont
 
 FLUIDR3 = "/usr/share/sounds/sf2/FluidR3_GM.sf2"
+
+
 SR = 44100
+
+
 pytestmark = pytest.mark.skipif(
     not Path(FLUIDR3).is_file(), reason="needs FluidR3_GM (Debian package fluid-soundfont-gm)"
 )
@@ -98,28 +103,3 @@ def test_resolve_soundfont(monkeypatch, tmp_path):
         resolve_soundfont("fluidr4")
     with pytest.raises(SynthmirError, match="not found"):
         resolve_soundfont(str(tmp_path / "x.sf2"))
-
-
-def run_cli(*argv: str) -> int:
-    import argparse
-
-    from synthmir import cli_audio
-
-    parser = argparse.ArgumentParser()
-    cli_audio.add_subcommands(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    return args.func(args)
-
-
-def test_cli_note_and_render(tmp_path):
-    import soundfile as sf
-
-    mid, wav = tmp_path / "n.mid", tmp_path / "n.wav"
-    assert run_cli("note", str(mid), "--program", "40", "--pitch", "67", "--duration", "0.5") == 0
-    assert run_cli("render", str(mid), str(wav), "--sr", "22050", "--seconds", "0.75") == 0
-    audio, sr = sf.read(wav, dtype="float32")
-    assert sr == 22050 and audio.shape == (16538,) and np.abs(audio).max() > 0.001
-    with pytest.raises(SynthmirError, match=r"\.wav, \.flac"):
-        run_cli("render", str(mid), str(tmp_path / "x.ogg"))
-    with pytest.raises(SynthmirError, match="does not exist"):
-        run_cli("render", str(tmp_path / "none.mid"), str(wav))

@@ -7,31 +7,13 @@ import pandas as pd
 import pytest
 import soundfile as sf
 
-from synthmir.data import COLUMNS, ClipDrawer, dataset_settings, merge_manifests, render_shard
+from synthmir.data.render import COLUMNS, merge_manifests, render_shard
 from synthmir.errors import SynthmirError
-from synthmir.instruments import measure_playable
+from tests.data.rendering import FLUIDR3, PROGRAMS, SOUNDFONTS, notes_cfg
 
-FLUIDR3 = "/usr/share/sounds/sf2/FluidR3_GM.sf2"
-SOUNDFONTS = {"fluidr3": {"path": FLUIDR3, "package": "fluid-soundfont-gm"}}
-PROGRAMS = [0, 24, 40, 56, 73]
 pytestmark = pytest.mark.skipif(
     not Path(FLUIDR3).is_file(), reason="needs FluidR3_GM (Debian package fluid-soundfont-gm)"
 )
-
-
-@pytest.fixture(scope="module")
-def playable(tmp_path_factory) -> dict[str, str]:
-    path = tmp_path_factory.mktemp("playable") / "fluidr3.csv"
-    measure_playable(FLUIDR3, PROGRAMS, 100, 0.2, -60.0).to_csv(path, index=False)
-    return {"fluidr3": str(path)}
-
-
-def notes_cfg(**over) -> dict:
-    cfg = {"kind": "notes", "clips": 7, "shards": 1, "seed": 5, "sample_rate": 22050,
-           "clip_seconds": 1.0, "note_seconds": 0.5, "audio_format": "flac",
-           "soundfonts": ["fluidr3"], "programs": {"list": PROGRAMS},
-           "pitch": {"min": 40, "max": 90}, "velocity": {"min": 60, "max": 127}}
-    return {**cfg, **over}
 
 
 def build(cfg: dict, playable: dict, root: Path) -> pd.DataFrame:
@@ -71,14 +53,6 @@ def test_notes_manifest_and_audio(playable, tmp_path):
     assert sr == 22050 and audio.shape == (22050,)
 
 
-def test_draws_only_playable_pitches(playable):
-    cfg = dataset_settings(notes_cfg(programs={"list": [43]}, pitch={"min": 21, "max": 108}))
-    table = measure_playable(FLUIDR3, [43], 100, 0.2, -60.0)
-    drawer = ClipDrawer(cfg, {"fluidr3": table})
-    pitches = {drawer.draw(i).notes[0].pitch for i in range(300)}
-    assert 60 not in pitches and pitches <= set(table.loc[table["sounds"], "pitch"])
-
-
 def spectrum_has(audio: np.ndarray, sr: int, pitch: int) -> bool:
     """True if the spectrum peaks within 30 cents of ``pitch``'s fundamental, at most 40 dB
     below the strongest peak."""
@@ -100,16 +74,6 @@ def test_chord_clips_contain_their_pitches(playable, tmp_path):
         assert row.pitch_classes == " ".join(str(p) for p in sorted({p % 12 for p in pitches}))
         audio, sr = sf.read(tmp_path / row.file, dtype="float32")
         assert all(spectrum_has(audio, sr, p) for p in pitches), row
-
-
-def test_chords_with_a_program_per_note(playable):
-    cfg = dataset_settings(notes_cfg(kind="chords", chords={"program_per": "note",
-                                                              "qualities": ["dom9"]}))
-    drawer = ClipDrawer(cfg, {"fluidr3": pd.read_csv(playable["fluidr3"])})
-    clips = [drawer.draw(i) for i in range(20)]
-    assert any(len({n.program for n in c.notes}) > 1 for c in clips)
-    assert all(c.chord in ("note", "dom9") or c.chord[-1].isdigit() for c in clips)
-    assert all(len({n.onset for n in c.notes}) == len(c.notes) for c in clips if len(c.notes) > 1)
 
 
 def test_bad_configs(playable, tmp_path):

@@ -3,8 +3,7 @@
 import pytest
 from music21 import harmony
 
-from synthmir.errors import SynthmirError
-from synthmir.midi import (
+from synthmir.data.midi import (
     CHORD_FIGURES,
     Note,
     bend_to_cents,
@@ -14,6 +13,7 @@ from synthmir.midi import (
     read_events,
     write_midi,
 )
+from synthmir.errors import SynthmirError
 
 SR = 44100
 

@@ -26,8 +26,8 @@ import pytest
 import soundfile as sf
 import uvicorn
 
-from synthmir.web import MULTIPART_SLACK, create_app
-from tests.test_predict import SR, TOY_LABELS, make_toy_model, sine
+from synthmir.infer.web import MULTIPART_SLACK, create_app
+from tests.toy_model import SR, TOY_LABELS, make_toy_model, sine
 
 LIMIT = 1 * 2**20  # a small upload limit, so the too-large cases stay fast
 

@@ -1,0 +1,105 @@
+"""Chord timelines: chord names, run merging, MIDI and CSV output."""
+
+from __future__ import annotations
+
+import csv
+
+import mido
+import numpy as np
+import pytest
+
+from synthmir.errors import SynthmirError
+from synthmir.infer.timeline import (
+    Segment,
+    chord_name,
+    merge_runs,
+    read_timeline_midi,
+    timeline_midi,
+    write_timeline_csv,
+    write_timeline_midi,
+)
+from synthmir.learn.thresholds import decide
+from tests.pitch_classes import labels as _labels
+
+
+@pytest.mark.parametrize(("pcs", "name"), [
+    ((0, 4, 7), "C"), ((9, 0, 4), "Am"), ((5, 9, 0), "F"), ((7, 11, 2, 5), "G7"),
+    ((11, 2, 5, 9), "Bø7"), ((2,), "D"), ((), ""), ((0, 1, 2, 3), ""),
+])
+def test_chord_name(pcs, name):
+    assert chord_name(pcs) == name
+
+
+def test_merge_runs_joins_equal_neighbours_and_keeps_gaps():
+    sets = [(0, 4, 7)] * 3 + [()] + [(9, 0, 4)] * 2 + [(0, 4, 7)]
+    active = _labels(*sets).astype(bool)
+    starts = np.arange(len(sets)) * 0.5
+    segments = merge_runs(active, starts, starts + 0.5)
+    assert segments == [
+        Segment(0.0, 1.5, (0, 4, 7)), Segment(1.5, 2.0, ()),
+        Segment(2.0, 3.0, (0, 4, 9)), Segment(3.0, 3.5, (0, 4, 7)),
+    ]
+    assert [s.name for s in segments] == ["C", "", "Am", "C"]
+
+
+def test_merge_runs_single_window_and_last_short_hop():
+    segments = merge_runs(_labels((2, 6, 9)).astype(bool), [0.0], [0.3])
+    assert segments == [Segment(0.0, 0.3, (2, 6, 9))]
+
+
+@pytest.mark.parametrize(("active", "n_times"), [(np.zeros((3, 11), bool), 3),
+                                                 (np.zeros((3, 12), bool), 2)])
+def test_merge_runs_rejects_mismatched_input(active, n_times):
+    with pytest.raises(SynthmirError):
+        merge_runs(active, np.zeros(n_times), np.ones(n_times))
+
+
+def test_probabilities_to_midi_round_trip(tmp_path):
+    """Synthetic probabilities through decide, merge_runs and the MIDI writer, and back."""
+    sets = [(0, 4, 7)] * 4 + [(0, 4, 9)] * 4 + [()] * 2 + [(7, 11, 2, 5)] * 3
+    y = _labels(*sets)
+    rng = np.random.default_rng(1)
+    p = np.where(y, rng.uniform(0.6, 1.0, y.shape), rng.uniform(0.0, 0.4, y.shape))
+    starts = np.arange(len(sets)) * 0.5
+    segments = merge_runs(decide(p, 0.5), starts, starts + 0.5)
+    write_timeline_midi(segments, tmp_path / "out.mid", octave=3)
+    back = read_timeline_midi(tmp_path / "out.mid")
+    assert back == [Segment(0.0, 2.0, (0, 4, 7)), Segment(2.0, 4.0, (0, 4, 9)),
+                    Segment(5.0, 6.5, (2, 5, 7, 11))]
+    notes = sorted({m.note for m in mido.MidiFile(tmp_path / "out.mid")
+                    if m.type == "note_on"})
+    assert min(notes) >= 48 and max(notes) <= 59  # octave 3: C3 = 48 .. B3 = 59
+
+
+def test_timeline_midi_restrikes_a_held_pitch_class():
+    mid = timeline_midi([Segment(0.0, 1.0, (0, 4, 7)), Segment(1.0, 2.0, (0, 4, 9))])
+    events = []
+    now = 0
+    for msg in mid.tracks[0]:
+        now += msg.time
+        if msg.type in ("note_on", "note_off"):
+            events.append((now, msg.type, msg.note))
+    # C4 and E4 are held across the change: each ends before it is struck again
+    at_change = [e for e in events if e[0] == 1920]
+    assert at_change[:3] == [(1920, "note_off", 60), (1920, "note_off", 64),
+                             (1920, "note_off", 67)]
+    assert {e[2] for e in at_change if e[1] == "note_on"} == {60, 64, 69}
+    assert mid.length == pytest.approx(2.0)
+
+
+@pytest.mark.parametrize("octave", [-2, 9])
+def test_timeline_midi_rejects_octaves_outside_midi(octave):
+    with pytest.raises(SynthmirError, match="octave"):
+        timeline_midi([Segment(0.0, 1.0, (11,))], octave=octave)
+
+
+def test_write_timeline_csv(tmp_path):
+    write_timeline_csv([Segment(0.0, 2.0, (0, 4, 7)), Segment(2.0, 2.25, ())],
+                       tmp_path / "t.csv")
+    with open(tmp_path / "t.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert rows == [
+        {"start": "0.0", "end": "2.0", "pitch_classes": "0 4 7", "notes": "C E G",
+         "chord": "C"},
+        {"start": "2.0", "end": "2.25", "pitch_classes": "", "notes": "", "chord": ""},
+    ]

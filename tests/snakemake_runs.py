@@ -1,0 +1,85 @@
+"""The one launcher of the real workflow in tests, and finished runs to copy.
+
+A finished run is laid out as ``BASE/workflow`` (a copy of the checkout's Snakefile, rules/,
+workflow_scripts/, config/, profiles/, src/ and environment.yml) beside ``BASE/work`` (its
+working directory).
+The rules declare the library modules they run as inputs by paths relative to the working
+directory (rules/common.smk), so a copy of the whole ``BASE`` (:func:`copy_run`) plans exactly
+the jobs the original would, and a test may edit its copy of the library: the checkout is
+never written.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SNAKEMAKE = Path(sys.executable).parent / "snakemake"
+TINY_CONFIG = ROOT / "tests" / "config_tiny.yaml"
+CHORDS_CONFIG = ROOT / "tests" / "config_tiny_chords.yaml"
+#: What a copy of the workflow holds (the Python environment still imports the checkout's
+#: synthmir: the copy of src/ is what the rules declare as their inputs).
+WORKFLOW_PARTS = ("Snakefile", "rules", "workflow_scripts", "config", "profiles", "src",
+                  "environment.yml")
+
+
+def copy_workflow(dest: Path) -> Path:
+    """Copy the checkout's workflow to ``dest`` (times kept); returns its Snakefile."""
+    ignore = shutil.ignore_patterns("__pycache__", "*.egg-info")
+    dest.mkdir(parents=True)
+    for part in WORKFLOW_PARTS:
+        source = ROOT / part
+        if source.is_dir():
+            shutil.copytree(source, dest / part, symlinks=True, ignore=ignore)
+        else:
+            shutil.copy2(source, dest / part)
+    return dest / "Snakefile"
+
+
+def run_snakemake(workdir: Path, *args: str, config: Path = TINY_CONFIG,
+                  snakefile: Path | None = None, timeout: float = 1200, env: dict | None = None
+                  ) -> subprocess.CompletedProcess:
+    """Run snakemake on ``config`` in ``workdir`` (extra ``args`` appended).
+
+    ``snakefile`` defaults to the workflow copy beside ``workdir`` (``../workflow``).
+    """
+    snakefile = snakefile or workdir.parent / "workflow" / "Snakefile"
+    return subprocess.run(
+        [str(SNAKEMAKE), "-s", str(snakefile), "-d", str(workdir),
+         "--configfile", str(config), "--replace-workflow-config", *args],
+        capture_output=True, text=True, timeout=timeout, env=env, cwd=workdir,
+    )
+
+
+def failure(result: subprocess.CompletedProcess, workdir: Path, *log_globs: str) -> str:
+    """Snakemake's stderr and the tail of every job log: what a failed run says."""
+    globs = ("logs/**/*.log", *log_globs)
+    logs = "\n".join(f"== {p}\n{p.read_text()[-3000:]}"
+                     for pattern in globs for p in sorted(workdir.glob(pattern)))
+    return f"snakemake failed:\n{result.stderr[-6000:]}\n{logs}"
+
+
+def finished_run(base: Path, config: Path, target: str, timeout: float = 1200) -> Path:
+    """A copy of the workflow in ``base/workflow`` run to ``target`` (``-j2``) in ``base/work``.
+
+    Returns the working directory; fails the calling test with the logs if the run fails.
+    """
+    copy_workflow(base / "workflow")
+    workdir = base / "work"
+    workdir.mkdir()
+    result = run_snakemake(workdir, "-j2", target, config=config, timeout=timeout)
+    if result.returncode != 0:
+        pytest.fail(failure(result, workdir))
+    return workdir
+
+
+def copy_run(workdir: Path, dest: Path) -> Path:
+    """A private copy of a finished run (workflow, results, times, Snakemake's records) in
+    ``dest``; returns the copy's working directory."""
+    shutil.copytree(workdir.parent, dest, symlinks=True)
+    return dest / workdir.name

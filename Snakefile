@@ -21,6 +21,7 @@ wildcard_constraints:
     soundfont=ENTRY_NAME,
     shard=r"\d+",
     scheme=ENTRY_NAME,
+    evaluation=ENTRY_NAME,
 
 
 include: "rules/data.smk"

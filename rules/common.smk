@@ -1,12 +1,13 @@
 # Config helpers and get_* input functions shared by every rule file. Every path comes from
 # synthmir.layout: its functions' arguments default to the wildcards, so layout.clips_csv()
 # is "data/{dataset}/clips.csv".
+import csv
 import os
 
 from snakemake.exceptions import WorkflowError
 
 from synthmir import layout
-from synthmir.config import canonical, check_config, model_split
+from synthmir.config import canonical, check_config, evaluation_sets, model_split
 from synthmir.errors import SynthmirError
 
 ENTRY_NAME = "[A-Za-z0-9_][A-Za-z0-9_.-]*"
@@ -19,6 +20,7 @@ config.update(_ordered)
 
 try:
     MODELS = check_config(config)
+    EVALUATIONS = evaluation_sets(config)
 except SynthmirError as err:
     raise WorkflowError(str(err)) from None
 
@@ -97,3 +99,22 @@ def get_model_data(wildcards):
 def model_files(name):
     """One file of every model folder, e.g. model_files(layout.METRICS_JSON)."""
     return [layout.model_file(name, model) for model in MODELS]
+
+
+def external_pairs():
+    """(evaluation, model) for every evaluation set and every model of its target."""
+    return [(name, model) for name, entry in EVALUATIONS.items()
+            for model, cfg in MODELS.items() if cfg.get("target", "family") == entry["column"]]
+
+
+def get_evaluation_files(wildcards):
+    """An evaluation set's labels table and the recordings it names."""
+    entry = EVALUATIONS[wildcards.evaluation]
+    folder = entry["path"]
+    table = os.path.join(folder, entry["labels"])
+    if not os.path.isfile(table):
+        raise WorkflowError(f"evaluation set '{wildcards.evaluation}': no labels table {table}; "
+                            f"write one with the columns file,{entry['column']}")
+    with open(table, newline="") as handle:
+        files = [row["file"] for row in csv.DictReader(handle) if row.get("file")]
+    return {"labels": table, "audio": [os.path.join(folder, f) for f in files]}

@@ -2,8 +2,8 @@
 
 # synthmir.data.render and what it runs (drawing clips, MIDI, FluidSynth, audio files).
 RENDER_CODE = library(
-    "data/render.py", "data/clips.py", "data/midi.py", "data/synth.py", "data/instruments.py",
-    "data/gm_instruments.csv", "audio.py", "layout.py",
+    "data/render.py", "data/clips.py", "data/randomize.py", "data/degrade.py", "data/midi.py",
+    "data/synth.py", "data/instruments.py", "data/gm_instruments.csv", "audio.py", "layout.py",
 )
 
 

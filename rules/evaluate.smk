@@ -77,6 +77,7 @@ rule report:
         clips=[layout.clips_csv(dataset) for dataset in config["datasets"]],
         # Example pitchgrams per dataset (from the feature file of its first model).
         features=sorted({layout.features_h5(m["dataset"], m["features"]) for m in MODELS.values()}),
+        generalization=layout.GENERALIZATION_JSON,
         code=library(
             "evaluate/report.py", "evaluate/templates/report.html.j2",
             "evaluate/templates/plots.yaml", "evaluate/plots.py",
@@ -104,3 +105,52 @@ rule report:
         runtime=20,
     script:
         "../workflow_scripts/report.py"
+
+
+# Every model scored on each external evaluation set of its target (config `evaluations`).
+rule evaluate_external:
+    input:
+        unpack(get_evaluation_files),
+        model=layout.model_file(layout.MODEL_KERAS),
+        preprocessing=layout.model_file(layout.PREPROCESSING_JSON),
+        code=library(
+            "evaluate/external.py", "infer/classify.py", "infer/voting.py",
+            "learn/saved_model.py", "learn/layers.py", "features/pitchgram.py", "audio.py",
+            "music.py", "runtime.py", "layout.py",
+        ),
+    output:
+        scores=layout.external_result(".json"),
+        files=layout.external_result(".csv"),
+    params:
+        evaluation=lambda w: EVALUATIONS[w.evaluation],
+    conda:
+        "../environment.yml"
+    log:
+        "logs/models/{model}/external/{evaluation}.log",
+    benchmark:
+        "benchmarks/models/{model}/external/{evaluation}.tsv"
+    threads: 2
+    resources:
+        mem_mb=3000,
+        runtime=30,
+    script:
+        "../workflow_scripts/evaluate_external.py"
+
+
+# Leave-one-sound-font-out matrix, degradation table and external sets, for the report.
+rule generalization:
+    input:
+        predictions=model_files(layout.PREDICTIONS_CSV),
+        external=[layout.external_result(".json", e, m) for e, m in external_pairs()],
+        code=library("evaluate/generalization.py", "layout.py"),
+    output:
+        generalization=layout.GENERALIZATION_JSON,
+    params:
+        models=MODELS,
+    conda:
+        "../environment.yml"
+    log:
+        "logs/generalization.log",
+    localrule: True
+    script:
+        "../workflow_scripts/generalization.py"

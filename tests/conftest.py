@@ -7,14 +7,19 @@ from pathlib import Path
 import pytest
 
 from tests.progression import progression_file
+from tests.recordings import write_recordings
 from tests.snakemake_runs import CHORDS_CONFIG, TINY_CONFIG, finished_run
+
+#: Where the tiny config's evaluation set lives, in the working directory.
+TINY_RECORDINGS = "external/recordings"
 
 
 @pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory) -> Path:
     """Working directory of a complete `snakemake -j2 results/report.html` on the tiny config
     (its workflow copy beside it; see tests/snakemake_runs.py)."""
-    return finished_run(tmp_path_factory.mktemp("tiny"), TINY_CONFIG, "results/report.html")
+    return finished_run(tmp_path_factory.mktemp("tiny"), TINY_CONFIG, "results/report.html",
+                        prepare=lambda work: write_recordings(work / TINY_RECORDINGS))
 
 
 @pytest.fixture(scope="session")

@@ -14,6 +14,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -64,14 +65,19 @@ def failure(result: subprocess.CompletedProcess, workdir: Path, *log_globs: str)
     return f"snakemake failed:\n{result.stderr[-6000:]}\n{logs}"
 
 
-def finished_run(base: Path, config: Path, target: str, timeout: float = 1200) -> Path:
+def finished_run(base: Path, config: Path, target: str, timeout: float = 1200,
+                 prepare: Callable[[Path], object] | None = None) -> Path:
     """A copy of the workflow in ``base/workflow`` run to ``target`` (``-j2``) in ``base/work``.
 
-    Returns the working directory; fails the calling test with the logs if the run fails.
+    ``prepare`` is called with the working directory before the run (to write inputs the
+    config names, such as an evaluation set). Returns the working directory; fails the
+    calling test with the logs if the run fails.
     """
     copy_workflow(base / "workflow")
     workdir = base / "work"
     workdir.mkdir()
+    if prepare is not None:
+        prepare(workdir)
     result = run_snakemake(workdir, "-j2", target, config=config, timeout=timeout)
     if result.returncode != 0:
         pytest.fail(failure(result, workdir))

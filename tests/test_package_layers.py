@@ -1,7 +1,8 @@
 """The stage subpackages import one way, in DAG order, so there is no cycle between them.
 
-data and features use only the shared modules; learn may use features; evaluate learn and
-features; infer learn, features and data; cli anything. The shared modules (audio, layout,
+data and features use only the shared modules; learn may use features; infer learn,
+features and data; evaluate learn, features, data and infer (it scores recordings as users
+classify them); cli anything. The shared modules (audio, layout,
 music, errors, runtime, logs, config) use no stage package.
 """
 
@@ -19,8 +20,8 @@ ALLOWED = {
     "data": set(),
     "features": set(),
     "learn": {"features"},
-    "evaluate": {"learn", "features"},
     "infer": {"learn", "features", "data"},
+    "evaluate": {"learn", "features", "infer", "data"},
     "cli": {"data", "features", "learn", "evaluate", "infer"},
     "shared": set(),
 }

@@ -10,6 +10,7 @@ import hashlib
 import itertools
 import json
 import re
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -187,6 +188,32 @@ def check_config(config: dict) -> dict[str, dict]:
             raise _fail(".".join([key, *map(str, err.absolute_path)]), err.message,
                         "Fix the swept value or key (see config/config.schema.yaml).")
     return models
+
+
+def evaluation_sets(config: dict) -> dict[str, dict]:
+    """The external evaluation sets to score: those whose folder exists.
+
+    A missing folder is skipped (with a note on stderr) when the set is ``optional``, and
+    refused otherwise.
+
+    Raises
+    ------
+    SynthmirError
+        For a required set whose folder does not exist.
+    """
+    found = {}
+    for name, entry in config.get("evaluations", {}).items():
+        entry = {"labels": "labels.csv", "column": "family", "optional": False, **entry}
+        if Path(entry["path"]).is_dir():
+            found[name] = entry
+        elif entry["optional"]:
+            print(f"synthmir: evaluation set '{name}' skipped: no folder {entry['path']}",
+                  file=sys.stderr)
+        else:
+            raise _fail(f"evaluations.{name}.path", f"no folder {entry['path']}",
+                        "Point it at a folder of recordings with a labels table, or set "
+                        "optional: true.")
+    return found
 
 
 def _schema() -> dict:

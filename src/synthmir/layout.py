@@ -15,6 +15,10 @@ and the library the same function with real names::
     data/{dataset}/splits/{scheme}.csv            the split of a model's split override
     results/models/{model}/                       model.keras, preprocessing.json, history.csv,
                                                   summary.txt, train.json, evaluation/
+    results/models/{model}/evaluation/external/{evaluation}.json (.csv)
+                                                  the model scored on an external evaluation set
+    results/generalization.json                   leave-one-sound-font-out matrix, external
+                                                  sets, degradation table
     results/leaderboard.csv, results/best_model, results/best_models.json, results/report.html
 
 Light on purpose: the Snakefile imports it at parse time.
@@ -49,6 +53,8 @@ BEST_MODEL = f"{RESULTS}/best_model"
 #: The leader of each target, ``{"family": id, "pitch_classes": id}``.
 BEST_MODELS_JSON = f"{RESULTS}/best_models.json"
 REPORT_HTML = f"{RESULTS}/report.html"
+#: Generalization of the instrument models: held-out sound fonts, external sets, degradations.
+GENERALIZATION_JSON = f"{RESULTS}/generalization.json"
 
 
 def playable_csv(soundfont: str = "{soundfont}") -> str:
@@ -108,6 +114,12 @@ def model_dir(model: str = "{model}") -> str:
 def model_file(name: str, model: str = "{model}") -> str:
     """A file of a model folder, ``name`` one of the names above (e.g. :data:`METRICS_JSON`)."""
     return f"{model_dir(model)}/{name}"
+
+
+def external_result(suffix: str, evaluation: str = "{evaluation}", model: str = "{model}"
+                    ) -> str:
+    """A model's scores (``.json``) or per-file predictions (``.csv``) on an evaluation set."""
+    return model_file(f"{EVALUATION}/external/{evaluation}{suffix}", model)
 
 
 @contextlib.contextmanager

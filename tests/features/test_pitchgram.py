@@ -256,3 +256,26 @@ def test_params_round_trip_and_bad_audio() -> None:
         compute_features(np.full(100, np.nan), SR, params)
     with pytest.raises(SynthmirError, match="sample_rate"):
         compute_features(np.zeros(100), 0, params)
+
+
+def test_clip_level_is_the_same_at_any_level_and_cuts_the_noise_floor():
+    rate = 44100
+    t = np.arange(2 * rate) / rate
+    note = (0.5 * np.sin(2 * np.pi * 440 * t) + 0.1 * np.sin(2 * np.pi * 880 * t))
+    params = FeatureParams(level="clip", floor_db=-80.0)
+    loud = compute_features(note.astype(np.float32), rate, params)
+    quiet = compute_features((note * 1e-3).astype(np.float32), rate, params)
+    np.testing.assert_allclose(loud, quiet, atol=1e-4)
+    assert loud.max() == pytest.approx(1.0)
+    hiss = note + 1e-5 * np.random.default_rng(0).standard_normal(note.size)  # -100 dB re note
+    np.testing.assert_array_equal(compute_features(hiss.astype(np.float32), rate, params) > 0,
+                                  loud > 0)
+    absolute = FeatureParams(floor_db=-120.0)
+    assert (compute_features(hiss.astype(np.float32), rate, absolute) > 0).mean() > 2 * (
+        compute_features(note.astype(np.float32), rate, absolute) > 0).mean()
+    assert not compute_features(np.zeros(rate, np.float32), rate, params).any()
+
+
+def test_unknown_level_is_refused():
+    with pytest.raises(SynthmirError, match="level"):
+        FeatureParams(level="peak")

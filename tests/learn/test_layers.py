@@ -4,7 +4,7 @@ import keras
 import numpy as np
 import pytest
 
-from synthmir.learn.layers import FrameSelect, HarmonicStack, OctaveFold
+from synthmir.learn.layers import F0Candidates, FrameSelect, HarmonicStack, OctaveFold
 
 
 def test_harmonic_stack_shifts_by_semitone_offsets():
@@ -50,3 +50,18 @@ def test_funnel_sees_one_frame(mode, frame):
     x[0, 1] = 3.0  # the loudest frame
     x[0, 2] = np.arange(6)
     np.testing.assert_array_equal(np.asarray(FrameSelect(mode)(x))[0], x[0, frame])
+
+
+def test_f0_candidates_keep_the_most_salient_fundamentals():
+    stack = np.zeros((1, 2, 6, 3), dtype="float32")
+    stack[0, 0, 4, :] = [1, 1, 1]   # most salient, but beyond the fundamental bins
+    stack[0, 0, 2, :] = [1, 1, 0]
+    stack[0, 0, 1, :] = [0.5, 0, 5]  # channel 2 is not counted for salience
+    stack[0, 1, 0, :] = [0.2, 0, 0]
+    out = np.asarray(F0Candidates(2, 4, [0, 1])(stack))
+    assert out.shape == (1, 2, 2, 5)
+    np.testing.assert_allclose(out[0, 0, 0, :3], [1, 1, 0])   # bin 2 first
+    np.testing.assert_allclose(out[0, 0, 1, :3], [0.5, 0, 5])  # then bin 1
+    np.testing.assert_allclose(out[0, 0, :, 3], [2 * 2 / 3 - 1, 1 * 2 / 3 - 1], atol=1e-6)
+    np.testing.assert_allclose(out[0, 0, :, 4], [0, 1])  # rank
+    np.testing.assert_allclose(out[0, 1, 0, :3], [0.2, 0, 0])

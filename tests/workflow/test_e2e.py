@@ -13,6 +13,8 @@ from tests.snakemake_runs import run_snakemake
 
 pytestmark = pytest.mark.e2e
 MODEL = "tinyconv_learning_rate-0.003"
+#: The tiny config's second model: trained without timgm6mb, tested on it.
+HELD_OUT_MODEL = "tinyharmonic"
 
 
 def test_clips_are_rendered_and_not_silent(tiny_run):
@@ -23,7 +25,10 @@ def test_clips_are_rendered_and_not_silent(tiny_run):
     for file in clips["file"]:
         audio, rate = sf.read(tiny_run / "data/tiny" / file)
         assert rate == 44100 and audio.ndim == 1 and len(audio) == 88200
-        assert np.sqrt(np.mean(audio**2)) > 1e-3, f"{file} is silent"
+        # the loudest 50 ms: a randomized staccato note is short, not silent
+        loudest = np.sqrt(np.mean(audio.reshape(-1, 2205) ** 2, axis=1)).max()
+        assert loudest > 1e-3, f"{file} is silent"
+    assert 0 < clips["randomized"].sum() < len(clips)
     midi = list((tiny_run / "data/tiny/midi").rglob("*.mid"))
     assert len(midi) == 36
 
@@ -64,8 +69,35 @@ def test_report_shows_the_measured_metrics(tiny_run):
     assert f"{100 * test_error:.1f}%" in html
     assert MODEL in html and "data:image/png;base64," in html
     board = pd.read_csv(tiny_run / "results/leaderboard.csv")
-    assert list(board["model"]) == [MODEL]
+    assert set(board["model"]) == {MODEL, HELD_OUT_MODEL}
+    # a model trained without one sound font is never the default one
     assert (tiny_run / "results/best_model").read_text().strip() == MODEL
+
+
+def test_external_set_is_scored_for_every_model(tiny_run):
+    for model in (MODEL, HELD_OUT_MODEL):
+        folder = tiny_run / "results/models" / model / "evaluation/external"
+        scores = json.loads((folder / "recordings.json").read_text())
+        assert scores["files"] == 6 and scores["out_of_vocabulary"]["files"] == 1
+        assert set(scores["per_class"]) == {"piano", "organ", "brass"}
+        assert 0 <= scores["balanced_accuracy"] <= 1
+        files = pd.read_csv(folder / "recordings.csv")
+        predicted = files[files["known"]]
+        accuracy = (predicted["true"] == predicted["predicted"]).mean()
+        assert scores["accuracy"] == pytest.approx(accuracy)
+
+
+def test_generalization_holds_the_held_out_font_matrix(tiny_run):
+    result = json.loads((tiny_run / "results/generalization.json").read_text())
+    (group,) = result["leave_one_out"]
+    (row,) = group["rows"]
+    assert row["soundfont"] == "timgm6mb" and row["model"] == HELD_OUT_MODEL
+    clips = pd.read_csv(tiny_run / "data/tiny/clips.csv")
+    assert row["clips"] == (clips["soundfont"] == "timgm6mb").sum()
+    assert sum(c["clips"] for c in row["per_class"].values()) == row["clips"]
+    tables = {t["column"]: t for t in group["degradations"]}
+    assert sum(r["clips"] for r in tables["randomized"]["rows"]) == row["clips"]
+    assert {e["model"] for e in result["external"]} == {MODEL, HELD_OUT_MODEL}
 
 
 def test_snakemake_report_zip_holds_the_plots(tiny_run, tmp_path):

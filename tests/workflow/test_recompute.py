@@ -16,7 +16,11 @@ from tests.snakemake_runs import TINY_CONFIG, copy_run, run_snakemake
 
 pytestmark = pytest.mark.e2e
 JOB_HEADER = re.compile(r"^(?:local)?rule (\w+):$")
-DOWNSTREAM_OF_TRAIN = {"train": 1, "evaluate": 1, "leaderboard": 1, "report": 1, "all": 1}
+#: What retraining one model reruns: its evaluations (on its split and on the tiny config's
+#: external set), then everything that gathers the models.
+DOWNSTREAM_OF_TRAIN = {"train": 1, "evaluate": 1, "evaluate_external": 1, "leaderboard": 1,
+                       "generalization": 1, "report": 1, "all": 1}
+GATHERING = ("leaderboard", "generalization", "report", "all")
 
 
 class Plan(list):
@@ -97,8 +101,13 @@ def test_e_clip_count_edit_reruns_that_dataset_only(workdir, config):
     datasets = {w["dataset"] for _, w in jobs if "dataset" in w}
     assert datasets == {"tiny"}
     shards = config["datasets"]["tiny"]["shards"]
-    expected = {"render_shard": shards, "clips": 1, "splits": 1, "features_shard": shards,
-                "features_merge": 1, **DOWNSTREAM_OF_TRAIN}
+    # both models train on the dataset, each with its own split: every feature set and
+    # model reruns
+    models = len(config["models"])
+    expected = {"render_shard": shards, "clips": 1, "splits": 1, "split_scheme": 1,
+                "features_shard": shards * len(config["features"]),
+                "features_merge": len(config["features"]), **DOWNSTREAM_OF_TRAIN,
+                "train": models, "evaluate": models, "evaluate_external": models}
     assert counts(jobs) == expected, jobs.reasons
 
 
@@ -110,7 +119,7 @@ def test_f_reverted_edit_finds_earlier_results(workdir, config):
     result = run_snakemake(workdir, "-j2", "--configfile", str(path))
     assert result.returncode == 0, result.stderr[-3000:]
     plan = planned_jobs(workdir, config)
-    assert counts(plan) == {"leaderboard": 1, "report": 1, "all": 1}, plan.reasons
+    assert counts(plan) == dict.fromkeys(GATHERING, 1), plan.reasons
 
 
 def test_g_library_edit_reruns_the_stages_that_use_it(workdir, config):
@@ -126,6 +135,6 @@ def test_g_library_edit_reruns_the_stages_that_use_it(workdir, config):
     module.write_bytes(module.read_bytes() + b"# edited by test_recompute\n")
     plan = planned_jobs(workdir, config)
     assert baseline == {}, plan.reasons
-    assert {rule for rule, _ in plan} - set(baseline) == {
-        "evaluate", "leaderboard", "report", "all"}, plan.reasons
-    assert counts(plan)["evaluate"] == 1 and "train" not in counts(plan), plan.reasons
+    assert {rule for rule, _ in plan} - set(baseline) == {"evaluate", *GATHERING}, plan.reasons
+    assert counts(plan)["evaluate"] == len(config["models"]), plan.reasons
+    assert "train" not in counts(plan), plan.reasons

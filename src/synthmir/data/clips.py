@@ -2,10 +2,14 @@
 
 Clip ``i`` of a dataset draws everything (sound font, program, pitches, velocity,
 jitter, noise) from ``np.random.default_rng([seed, i])``, so it is the same clip however
-many clips or shards the dataset has. :class:`ClipDrawer` draws notes and chords that the
-sound font plays (its measured playable table); :class:`ClipMixer` draws chords mixed from
-the rendered clips of a notes dataset; :func:`finish_audio` applies the clip's level and
-noise after rendering.
+many clips or shards the dataset has. Domain randomization (:mod:`synthmir.data.randomize`)
+draws from streams of its own, ``[seed, i, 1]`` for what the clip is and ``[seed, i, 2]``
+for the samples of its noise and room, so switching it on changes only the clips it picks.
+
+:class:`ClipDrawer` draws notes and chords that the sound font plays (its measured playable
+table); :class:`ClipMixer` draws chords mixed from the rendered clips of a notes dataset;
+:func:`finish_audio` applies the clip's level and noise (or its degradations) after
+rendering.
 """
 
 from __future__ import annotations
@@ -20,8 +24,15 @@ import numpy as np
 import pandas as pd
 
 from synthmir.audio import FLAC_COMPRESSION, FLAC_SUBTYPE, decode
-from synthmir.data.instruments import ORIGINAL_FAMILIES, select_programs
+from synthmir.data.degrade import AudioChain, apply_chain, draw_chain
+from synthmir.data.instruments import ORIGINAL_FAMILIES, load_instruments, select_programs
 from synthmir.data.midi import Note, Voicing, chord_vocabulary
+from synthmir.data.randomize import (
+    SynthModifiers,
+    draw_performance,
+    draw_synth,
+    randomize_settings,
+)
 from synthmir.errors import SynthmirError
 
 log = logging.getLogger(__name__)
@@ -82,6 +93,7 @@ def dataset_settings(dataset_cfg: dict) -> dict:
     if kind not in JITTER_DEFAULTS:
         raise SynthmirError(f"dataset kind must be notes or chords, got {kind!r}")
     cfg = _merge({**DATASET_DEFAULTS, "jitter": JITTER_DEFAULTS[kind]}, dataset_cfg)
+    cfg["randomize"] = randomize_settings(dataset_cfg.get("randomize"))
     if cfg["audio_format"] not in ("flac", "wav"):
         raise SynthmirError(f"audio_format must be flac or wav, got {cfg['audio_format']!r}")
     if cfg["audio_subtype"] not in ("PCM_16", "PCM_24"):
@@ -114,6 +126,17 @@ class Clip:
     sources: list[str] = field(default_factory=list)
     weights_db: list[float] = field(default_factory=list)
     rng: np.random.Generator = field(default=None, repr=False)  # type: ignore[assignment]
+    # randomized clips: how they are played, the synthesizer settings, the degradations, and
+    # seconds rendered before the clip (a note already sounding when it starts)
+    articulation: str = ""
+    synth: SynthModifiers | None = None
+    chain: AudioChain | None = None
+    preroll: float = 0.0
+    sample_rng: np.random.Generator = field(default=None, repr=False)  # type: ignore[assignment]
+
+    @property
+    def randomized(self) -> bool:
+        return self.synth is not None
 
 
 class ClipDrawer:
@@ -128,6 +151,10 @@ class ClipDrawer:
     def __init__(self, cfg: dict, playable: dict[str, pd.DataFrame]) -> None:
         self.cfg = cfg
         self.kind = cfg.get("kind", "notes")
+        self.randomize = cfg["randomize"]
+        table = load_instruments()
+        self.family = table["family"].tolist()
+        self.natural = list(zip(table["low"].astype(int), table["high"].astype(int), strict=True))
         self.soundfonts = list(cfg["soundfonts"])
         programs = select_programs(cfg["programs"])
         lo, hi = int(cfg["pitch"]["min"]), int(cfg["pitch"]["max"])
@@ -190,9 +217,36 @@ class ClipDrawer:
             pitches = np.flatnonzero(self.sounds[sfname][program])
             pitch = int(pitches[rng.integers(len(pitches))])
             clip.notes = [Note(program, pitch, velocity, 0.0, float(cfg["note_seconds"]), detune)]
-            return clip
-        self._draw_chord(clip, rng, programs)
+        else:
+            self._draw_chord(clip, rng, programs)
+        if self.randomize["probability"] > 0:
+            self._randomize(clip)
         return clip
+
+    def _randomize(self, clip: Clip) -> None:
+        """Make the clip a randomized one, with probability ``randomize.probability``."""
+        cfg, settings = self.cfg, self.randomize
+        rng = np.random.default_rng([int(cfg["seed"]), clip.index, 1])
+        if rng.random() >= float(settings["probability"]):
+            return
+        program = clip.notes[0].program
+        clip.synth = draw_synth(rng, settings, self.family[program])
+        if self.kind == "notes":
+            performance = draw_performance(
+                rng, settings, program, self.sounds[clip.soundfont][program],
+                self.natural[program],
+                (int(cfg["velocity"]["min"]), int(cfg["velocity"]["max"])),
+                float(cfg["clip_seconds"]))
+            cents = clip.synth.detune_cents
+            clip.notes = [Note(n.program, n.pitch, n.velocity, n.onset, n.offset, cents)
+                          for n in performance.notes]
+            clip.articulation, clip.preroll = performance.articulation, performance.preroll
+            clip.velocity = max(n.velocity for n in clip.notes)
+            clip.detune_cents = cents
+        else:
+            clip.articulation = "chord"
+        clip.chain = draw_chain(rng, settings["audio"])
+        clip.sample_rng = np.random.default_rng([int(cfg["seed"]), clip.index, 2])
 
     def _draw_chord(self, clip: Clip, rng: np.random.Generator, programs: list[int]) -> None:
         cfg, jit = self.cfg, self.cfg["jitter"]
@@ -286,6 +340,8 @@ class ClipMixer:
             notes.append(Note(note.program, note.pitch, velocity, note.onset, note.offset))
         clip.notes = notes
         clip.velocity = max(n.velocity for n in notes)
+        if clip.randomized:  # nothing is synthesized: only the degradations apply
+            clip.synth = SynthModifiers()
         return clip
 
     def audio(self, clip: Clip, sample_rate: int, n_samples: int) -> np.ndarray:
@@ -304,8 +360,11 @@ class ClipMixer:
         return mix
 
 
-def finish_audio(audio: np.ndarray, clip: Clip) -> np.ndarray:
-    """Apply the clip's gain and add white noise at its SNR (in place; float32)."""
+def finish_audio(audio: np.ndarray, clip: Clip, sample_rate: int) -> np.ndarray:
+    """Degrade a randomized clip (see :mod:`synthmir.data.degrade`); else apply its jitter
+    gain and white noise at its SNR (in place; float32)."""
+    if clip.chain is not None:
+        return apply_chain(audio, clip.chain, clip.sample_rng, sample_rate)
     if clip.gain_db:
         audio *= np.float32(10.0 ** (clip.gain_db / 20.0))
     if clip.snr_db is not None:

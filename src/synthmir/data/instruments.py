@@ -2,8 +2,11 @@
 
 The table ships as package data (``gm_instruments.csv``): program (0-127), name (short,
 snake case), description, family (one of :data:`FAMILIES`), family_description, tonal
-(False for percussive, sound effects and synth effects) and harmonic (also False for
-chromatic percussion, whose partials are not harmonic).
+(False for percussive, sound effects and synth effects), harmonic (also False for
+chromatic percussion, whose partials are not harmonic), and low/high: the MIDI range the
+instrument is played in (from orchestration practice). Sound fonts map every program over
+all 128 keys, but a violin at MIDI 30 or a tuba at 100 occurs in no recording, so
+randomized clips draw their pitches from this range.
 """
 
 from __future__ import annotations

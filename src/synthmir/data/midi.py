@@ -3,9 +3,11 @@ as sample-timed events, and the chord vocabulary (built with music21) that chord
 draw from.
 
 A clip is one single-track (type 0) file at 120 bpm with 960 ticks per beat (0.52 ms a
-tick, finer than FluidSynth's 1.45 ms event block). Every sounding note sits on its own
-channel (skipping the drum channel 9) so that per-note pitch bends work; the channel's
-program change and pitch bend come first, at time 0.
+tick, finer than FluidSynth's 1.45 ms event block). Every sounding note of a chord sits on
+its own channel (skipping the drum channel 9) so that per-note pitch bends work; the notes
+of a phrase share one channel, as a player's do. Each channel's program change, controllers
+(sound modifiers, see :func:`generator_controls`) and pitch bend come first, at time 0, so
+the file alone says how the clip sounds.
 """
 
 from __future__ import annotations
@@ -73,6 +75,36 @@ def note_events(
     ]
 
 
+#: SoundFont generators a clip may offset, with their number and NRPN scale (SoundFont
+#: 2.01, section 9.6: an NRPN data value v offsets the generator by (v - 8192) * scale).
+GENERATORS: dict[str, tuple[int, int]] = {
+    "vibrato_depth_cents": (6, 2),    # vibrato LFO to pitch, cents
+    "filter_cents": (8, 2),           # initial filter cutoff, cents
+    "resonance_cb": (9, 1),           # initial filter Q, centibels
+    "tremolo_cb": (13, 1),            # modulation LFO to volume, centibels
+    "vibrato_rate_cents": (24, 4),    # vibrato LFO frequency, cents re 8.176 Hz
+    "attack_timecents": (34, 2),      # volume envelope attack, timecents
+    "release_timecents": (38, 2),     # volume envelope release, timecents
+}
+#: Controllers a clip sets at time 0: effect sends (reverb 91, chorus 93).
+REVERB_SEND, CHORUS_SEND = 91, 93
+
+
+def generator_controls(generator: str, offset: float) -> list[tuple[int, int]]:
+    """The controller messages (number, value) that offset a SoundFont generator by NRPN.
+
+    FluidSynth applies SoundFont NRPNs (select MSB 120, LSB = generator, data entry LSB
+    then MSB) to every voice of the channel, like its generator API; being MIDI, the offset
+    travels in the clip's file.
+    """
+    number, scale = GENERATORS[generator]
+    data = round(offset / scale) + 8192
+    if not 0 <= data <= 16383:
+        raise SynthmirError(f"{generator} offset {offset} is beyond the NRPN range "
+                            f"±{8192 * scale}; narrow its randomization range")
+    return [(99, 120), (98, number), (38, data & 127), (6, data >> 7)]
+
+
 def cents_to_bend(cents: float) -> int:
     """Pitch-wheel value (-8192..8191, mido's convention) for a detune in cents."""
     value = round(cents / (BEND_RANGE * 100.0) * 8192)
@@ -93,22 +125,39 @@ def seconds_to_ticks(seconds: float) -> int:
     return round(seconds * 1e6 / TEMPO * TICKS_PER_BEAT)
 
 
-def clip_midi(notes: list[Note], clip_seconds: float) -> mido.MidiFile:
-    """Build the MIDI file of one clip (one channel per note, end of track at clip end)."""
-    if len(notes) > len(CHANNELS):
+def clip_midi(notes: list[Note], clip_seconds: float,
+              controls: list[tuple[int, int]] | tuple = (), one_channel: bool = False
+              ) -> mido.MidiFile:
+    """Build the MIDI file of one clip (end of track at ``clip_seconds``).
+
+    Parameters
+    ----------
+    notes : the clip's notes; each on its own channel, or all on the first channel with
+        ``one_channel`` (a phrase: program and detune of the first note).
+    clip_seconds : length of the file.
+    controls : (controller, value) messages sent in order on every used channel at time 0,
+        after the program change (sound modifiers and effect sends).
+    """
+    if not one_channel and len(notes) > len(CHANNELS):
         raise SynthmirError(f"a clip holds at most {len(CHANNELS)} notes, got {len(notes)}")
     timed: list[tuple[int, int, mido.Message]] = []  # (tick, order, message)
-    for ch, note in zip(CHANNELS, notes, strict=False):
-        timed.append((0, 0, mido.Message("program_change", channel=ch, program=note.program)))
-        bend = cents_to_bend(note.cents)
-        if bend:
-            timed.append((0, 1, mido.Message("pitchwheel", channel=ch, pitch=bend)))
-        timed.append((seconds_to_ticks(note.onset), 2, mido.Message(
+    channels = [CHANNELS[0]] * len(notes) if one_channel else CHANNELS[: len(notes)]
+    set_up: set[int] = set()  # a phrase's channel is set up by its first note
+    for ch, note in zip(channels, notes, strict=True):
+        if ch not in set_up:
+            set_up.add(ch)
+            timed.append((0, 0, mido.Message("program_change", channel=ch, program=note.program)))
+            timed.extend((0, 1, mido.Message("control_change", channel=ch, control=c, value=v))
+                         for c, v in controls)
+            bend = cents_to_bend(note.cents)
+            if bend:
+                timed.append((0, 2, mido.Message("pitchwheel", channel=ch, pitch=bend)))
+        timed.append((seconds_to_ticks(note.onset), 4, mido.Message(
             "note_on", channel=ch, note=note.pitch, velocity=note.velocity)))
         # note-offs sort before note-ons at the same tick
-        timed.append((seconds_to_ticks(note.offset), 1, mido.Message(
+        timed.append((seconds_to_ticks(note.offset), 3, mido.Message(
             "note_off", channel=ch, note=note.pitch, velocity=0)))
-    timed.sort(key=lambda t: (t[0], t[1]))
+    timed.sort(key=lambda t: (t[0], t[1]))  # stable: controllers keep their order
     track = mido.MidiTrack([mido.MetaMessage("set_tempo", tempo=TEMPO, time=0)])
     now = 0
     for tick, _, msg in timed:

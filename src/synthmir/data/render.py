@@ -18,7 +18,14 @@ import pandas as pd
 from synthmir.audio import rms_db, write_audio
 from synthmir.data.clips import Clip, ClipDrawer, ClipMixer, dataset_settings, finish_audio
 from synthmir.data.instruments import load_instruments
-from synthmir.data.midi import bend_to_cents, cents_to_bend, clip_midi, read_events, write_midi
+from synthmir.data.midi import (
+    GENERATORS,
+    bend_to_cents,
+    cents_to_bend,
+    clip_midi,
+    read_events,
+    write_midi,
+)
 from synthmir.data.synth import Renderer
 from synthmir.errors import SynthmirError
 from synthmir.layout import atomic_path, clip_files, clip_id
@@ -32,6 +39,12 @@ COLUMNS = [
     "inversion", "voicing", "velocity", "velocities", "detune_cents", "note_detune_cents",
     "onsets_ms", "gain_db", "snr_db", "rms_db", "max_rms_db", "peak", "silent", "sources",
     "weights_db",
+    # domain randomization (empty for plain clips): how the clip is played, the synthesizer
+    # modifiers, and the degradations of its audio
+    "randomized", "articulation", "preroll_s", *GENERATORS, "reverb_send", "chorus_send",
+    "room_size", "room_damping", "room_width", "room_level", "level_db", "room_rt60_s",
+    "eq_peaks", "eq_tilt_db_per_octave", "lowpass_hz", "highpass_hz", "noise",
+    "clip_drive_db", "codec",
 ]
 
 
@@ -66,12 +79,34 @@ def _renderer(cfg: dict, soundfonts_cfg: dict) -> Renderer:
             f"(defined: {', '.join(soundfonts_cfg)})"
         )
     syn = cfg["synth"]
+    # randomized clips may send to the effects; the others render dry (see _render_clip)
+    sends = cfg["randomize"]["probability"] > 0
     return Renderer(
         {n: soundfonts_cfg[n]["path"] for n in cfg["soundfonts"]},
         sample_rate=int(cfg["sample_rate"]),
-        reverb=bool(syn["reverb"]), chorus=bool(syn["chorus"]), gain=float(syn["gain"]),
+        reverb=bool(syn["reverb"]) or sends, chorus=bool(syn["chorus"]) or sends,
+        gain=float(syn["gain"]),
         packages={n: soundfonts_cfg[n].get("package", "") for n in cfg["soundfonts"]},
     )
+
+
+def _render_clip(renderer: Renderer, clip: Clip, midi_path: Path, cfg: dict) -> np.ndarray:
+    """Write the clip's MIDI file, render that file, cut the pre-roll, degrade the audio."""
+    sr = int(cfg["sample_rate"])
+    seconds = float(cfg["clip_seconds"])
+    mods = clip.synth
+    controls = mods.controls() if mods is not None else ()
+    write_midi(clip_midi(clip.notes, clip.preroll + seconds, controls,
+                         one_channel=clip.articulation in ("repeated", "phrase")), midi_path)
+    events, _ = read_events(midi_path, sr)  # the written file is what is rendered
+    preroll = round(clip.preroll * sr)
+    if mods is not None:
+        audio = renderer.render(events, clip.soundfont, preroll + round(seconds * sr),
+                                room=mods.room, dry=mods.dry)[preroll:]
+    else:
+        effects = cfg["synth"]["reverb"] or cfg["synth"]["chorus"]
+        audio = renderer.render(events, clip.soundfont, round(seconds * sr), dry=not effects)
+    return finish_audio(audio, clip, sr)
 
 
 def render_shard(
@@ -112,7 +147,7 @@ def render_shard(
         for i in indices:
             clip = mixer.draw(i)
             _, audio_rel = clip_files(shard, i, ext)
-            audio = finish_audio(mixer.audio(clip, sr, n_samples), clip)
+            audio = finish_audio(mixer.audio(clip, sr, n_samples), clip, sr)
             _write_clip_audio(root / audio_rel, audio, sr, cfg)
             rows.append(_row(clip, shard, "", audio_rel, audio, names, families, cfg))
     else:
@@ -120,10 +155,7 @@ def render_shard(
             for i in indices:
                 clip = drawer.draw(i)
                 midi_rel, audio_rel = clip_files(shard, i, ext)
-                write_midi(clip_midi(clip.notes, float(cfg["clip_seconds"])), root / midi_rel)
-                # the written file is what is rendered
-                events, _ = read_events(root / midi_rel, sr)
-                audio = finish_audio(renderer.render(events, clip.soundfont, n_samples), clip)
+                audio = _render_clip(renderer, clip, root / midi_rel, cfg)
                 _write_clip_audio(root / audio_rel, audio, sr, cfg)
                 rows.append(_row(clip, shard, midi_rel, audio_rel, audio, names, families, cfg))
     df = pd.DataFrame(rows, columns=COLUMNS)
@@ -173,7 +205,7 @@ def _row(clip: Clip, shard: int, midi_rel: str, audio_rel: str, audio: np.ndarra
         "detune_cents": round(bend_to_cents(cents_to_bend(clip.detune_cents)), 2),
         "note_detune_cents": _space(round(bend_to_cents(cents_to_bend(n.cents)), 2)
                                     for n in notes),
-        "onsets_ms": _space(round(n.onset * 1000, 1) for n in notes),
+        "onsets_ms": _space(round((n.onset - clip.preroll) * 1000, 1) for n in notes),
         "gain_db": round(clip.gain_db, 2),
         "snr_db": "" if clip.snr_db is None else round(clip.snr_db, 2),
         "rms_db": round(level, 2), "max_rms_db": round(loudest, 2),
@@ -181,7 +213,15 @@ def _row(clip: Clip, shard: int, midi_rel: str, audio_rel: str, audio: np.ndarra
         "silent": bool(loudest < float(cfg["silence_db"])),
         "sources": _space(clip.sources),
         "weights_db": _space(round(w, 2) for w in clip.weights_db),
+        **_randomization(clip),
     }
+
+
+def _randomization(clip: Clip) -> dict:
+    if not clip.randomized:
+        return {"randomized": False}
+    return {"randomized": True, "articulation": clip.articulation,
+            "preroll_s": round(clip.preroll, 4), **clip.synth.record(), **clip.chain.record()}
 
 
 def merge_manifests(manifests: list[str], out_csv: str) -> None:

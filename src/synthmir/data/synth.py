@@ -18,6 +18,7 @@ import ctypes
 import os
 import tomllib
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -39,6 +40,16 @@ KNOWN_SOUNDFONTS: dict[str, dict[str, str]] = {
     "timgm6mb": {
         "path": "/usr/share/sounds/sf2/TimGM6mb.sf2",
         "package": "timgm6mb-soundfont",
+    },
+    # the csound GM bank: small, independent samples
+    "csound": {
+        "path": "/usr/share/sounds/sf2/sf_GMbank.sf2",
+        "package": "csound-soundfont",
+    },
+    # FM synthesis (OPL-3 patches): a timbre far from every sampled font
+    "opl3": {
+        "path": "/usr/share/sounds/sf2/OPL-3_FM_128M.sf2",
+        "package": "opl3-soundfont",
     },
 }
 
@@ -99,7 +110,7 @@ def default_soundfont() -> str:
 
 
 def resolve_soundfont(name_or_path: str | None) -> tuple[str, Path]:
-    """Map a short name (fluidr3, timgm6mb) or a file path to ``(name, checked path)``."""
+    """Map a short name (a key of KNOWN_SOUNDFONTS) or a file path to ``(name, checked path)``."""
     value = name_or_path or default_soundfont()
     if value in KNOWN_SOUNDFONTS:
         return value, check_soundfont(KNOWN_SOUNDFONTS[value]["path"], value)
@@ -136,12 +147,32 @@ def _lib() -> ctypes.CDLL:
         "fluid_synth_get_active_voice_count": (i, [vp]),
         "fluid_synth_write_float": (i, [vp, i, vp, i, i, vp, i, i]),
         "fluid_synth_set_sample_rate": (None, [vp, ctypes.c_float]),
+        "fluid_synth_reverb_on": (i, [vp, i, i]),
+        "fluid_synth_chorus_on": (i, [vp, i, i]),
+        "fluid_synth_set_reverb_group_roomsize": (i, [vp, i, d]),
+        "fluid_synth_set_reverb_group_damp": (i, [vp, i, d]),
+        "fluid_synth_set_reverb_group_width": (i, [vp, i, d]),
+        "fluid_synth_set_reverb_group_level": (i, [vp, i, d]),
     }
     for name, (res, args) in protos.items():
         fn = getattr(fl, name)
         fn.restype, fn.argtypes = res, args
     fl._synthmir_ready = True
     return fl
+
+
+@dataclass(frozen=True)
+class Room:
+    """FluidSynth's reverb unit: room size, damping (0-1), stereo width (0-100), level (0-1).
+
+    How much of each voice reaches the reverb is its channel's controller 91 (send); the
+    room itself is one setting of the synthesizer, hence a render argument.
+    """
+
+    size: float = 0.2
+    damping: float = 0.0
+    width: float = 0.5
+    level: float = 0.9
 
 
 class Renderer:
@@ -151,7 +182,8 @@ class Renderer:
     ----------
     soundfonts : short name -> sound font path (checked; missing files raise SynthmirError).
     sample_rate : output rate, Hz.
-    reverb, chorus : FluidSynth's effects; off by default (they add state and cost).
+    reverb, chorus : FluidSynth's effects; off by default (they add state and cost). With
+        them on, a render may still be ``dry`` (effects off for that clip).
     gain : FluidSynth master gain; the default leaves headroom for chords of several notes
         below full scale.
     packages : short name -> Debian package, for the missing-file message.
@@ -266,7 +298,18 @@ class Renderer:
             fl.fluid_synth_cc(s, ev.channel, ev.a, ev.b)
 
     # -- public ------------------------------------------------------------------------
-    def render(self, events: Iterable[Event], soundfont: str, n_samples: int) -> np.ndarray:
+    def _set_effects(self, on: bool, room: Room | None) -> None:
+        fl, s = self._fl, self._synth
+        fl.fluid_synth_reverb_on(s, -1, int(on))
+        fl.fluid_synth_chorus_on(s, -1, int(on))
+        if on and room is not None:
+            fl.fluid_synth_set_reverb_group_roomsize(s, -1, room.size)
+            fl.fluid_synth_set_reverb_group_damp(s, -1, room.damping)
+            fl.fluid_synth_set_reverb_group_width(s, -1, room.width)
+            fl.fluid_synth_set_reverb_group_level(s, -1, room.level)
+
+    def render(self, events: Iterable[Event], soundfont: str, n_samples: int,
+               room: Room | None = None, dry: bool = False) -> np.ndarray:
         """Render ``events`` from a clean synth; return exactly ``n_samples`` mono samples.
 
         Parameters
@@ -275,6 +318,9 @@ class Renderer:
             after ``n_samples`` are ignored.
         soundfont : short name of a loaded sound font; program changes select from it.
         n_samples : clip length, samples.
+        room : reverb settings for this clip (the synthesizer's defaults when None).
+        dry : effects off for this clip: the same samples as a renderer without effects,
+            and the render stops as soon as the last voice has ended.
 
         Returns
         -------
@@ -285,6 +331,7 @@ class Renderer:
                 f"sound font {soundfont!r} is not loaded (loaded: {', '.join(self.sfids)})"
             )
         sfid = self.sfids[soundfont]
+        effects = self.effects and not dry
         events = sorted(events, key=lambda e: e.sample)
         total = -(-n_samples // BLOCK) * BLOCK
         left = np.zeros(total, dtype=np.float32)
@@ -298,6 +345,8 @@ class Renderer:
                 self._apply(ev, sfid)
         self._write(self._scratch, self._scratch, 0, BLOCK)
         self._reset()
+        if self.effects:  # after the reset, which re-initialises the effect units
+            self._set_effects(effects, room)
         pos = 0
         for ev in events:
             at = min(round(ev.sample / BLOCK) * BLOCK, total)
@@ -310,7 +359,7 @@ class Renderer:
         # (effects off) or until the end (effects on)
         chunk = BLOCK * 32
         while pos < total:
-            if not self.effects and self._fl.fluid_synth_get_active_voice_count(self._synth) == 0:
+            if not effects and self._fl.fluid_synth_get_active_voice_count(self._synth) == 0:
                 break
             stop = min(pos + chunk, total)
             self._write(left, right, pos, stop)

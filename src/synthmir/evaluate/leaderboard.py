@@ -66,14 +66,19 @@ def write_leaderboard(models: dict[str, dict], models_dir: str, out_csv: str, be
             "parameters": train.get("parameters"),
             "train_seconds": train.get("wall_time_s"),
             "epochs": train.get("epochs_run"),
+            # trained on part of the data to test generalization (e.g. a held-out sound
+            # font): ranked, but never the model users get by default
+            "split_override": "split" in entry,
             **{f"sweep:{k}": v for k, v in entry.get("swept", {}).items()},
         })
     board = rank_models(pd.DataFrame(rows))
     with atomic_path(out_csv) as tmp:
         board.to_csv(tmp, index=False)
+    eligible = board[~board["split_override"]]
+    eligible = eligible if len(eligible) else board
     with atomic_path(best_path) as tmp:
-        tmp.write_text(board.loc[0, "model"] + "\n")
-    leaders = board.groupby("target", sort=False)["model"].first().to_dict()
+        tmp.write_text(eligible["model"].iloc[0] + "\n")
+    leaders = eligible.groupby("target", sort=False)["model"].first().to_dict()
     with atomic_path(best_by_target_path) as tmp:
         tmp.write_text(json.dumps(leaders, indent=1) + "\n")
     return board

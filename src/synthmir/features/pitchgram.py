@@ -20,6 +20,11 @@ Conventions
   between FFT bins (Parseval). Power is additive, so partials and chord notes that share a
   bin add up, and a bin's value does not depend on how many FFT bins fed it. Power is
   turned to dB and mapped linearly so ``floor_db`` -> 0 and 0 dB -> 1, clipped to [0, 1].
+- Level (``level``): ``absolute`` measures dB re the full-scale sine, so a quiet clip looks
+  different from a loud one and digital silence sits at the floor. ``clip`` measures dB re
+  the clip's loudest bin instead (``floor_db`` below it maps to 0): the same sound at any
+  level, and what lies ``floor_db`` below the notes (a recording's noise floor, 16-bit
+  dither) is cut off, in training as in prediction.
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ from synthmir.errors import SynthmirError
 from synthmir.music import A4_MIDI
 
 KINDS = ("pitchgram", "stft", "chroma")
+LEVELS = ("absolute", "clip")
 _DROP_BELOW_FLOOR_DB = 30.0  # see compute_features
 
 
@@ -61,6 +67,8 @@ class FeatureParams:
         dB (re the full-scale sine) mapped to 0; must be < 0.
     reassign_time : bool
         Also move each coefficient to its reassigned frame (pitchgram and chroma).
+    level : str
+        ``absolute`` (dB re full scale) or ``clip`` (dB re the clip's loudest bin).
     """
 
     kind: str = "pitchgram"
@@ -72,6 +80,7 @@ class FeatureParams:
     tuning_hz: float = 440.0
     floor_db: float = -120.0
     reassign_time: bool = False
+    level: str = "absolute"
 
     def __post_init__(self) -> None:
         types = {"int": (int, "an integer"), "float": (int | float, "a number"),
@@ -84,6 +93,8 @@ class FeatureParams:
         n = self.block_size
         checks = (
             ("kind", self.kind in KINDS, f"must be one of {', '.join(KINDS)}, got {self.kind!r}"),
+            ("level", self.level in LEVELS,
+             f"must be one of {', '.join(LEVELS)}, got {self.level!r}"),
             ("block_size", n >= 16 and not n & (n - 1), f"must be a power of two >= 16, got {n}"),
             ("hop", 1 <= self.hop <= n, f"must be between 1 and block_size ({n}), got {self.hop}"),
             ("bins_per_semitone", self.bins_per_semitone in (1, 2, 3),
@@ -203,9 +214,15 @@ def power_scale(block_size: int) -> float:
     return 4.0 / (block_size * (3.0 * block_size / 8.0))
 
 
-def to_unit_db(power: np.ndarray, floor_db: float) -> np.ndarray:
-    """Power (1 = full-scale sine) -> float32 in [0, 1], floor_db -> 0, 0 dB -> 1."""
-    db = 10.0 * np.log10(np.maximum(power, 10.0 ** (floor_db / 10.0)))
+def to_unit_db(power: np.ndarray, floor_db: float, level: str = "absolute") -> np.ndarray:
+    """Power (1 = full-scale sine) -> float32 in [0, 1]: floor_db -> 0, 0 dB -> 1, where dB
+    are re full scale (``absolute``) or re the largest power (``clip``; all 0 if silent)."""
+    reference = 1.0
+    if level == "clip":
+        reference = float(power.max())
+        if reference <= 0:
+            return np.zeros(power.shape, dtype=np.float32)
+    db = 10.0 * np.log10(np.maximum(power * (1.0 / reference), 10.0 ** (floor_db / 10.0)))
     return np.clip((db - floor_db) * (1.0 / -floor_db), 0.0, 1.0).astype(np.float32)
 
 
@@ -319,7 +336,7 @@ def compute_features(audio: np.ndarray, sample_rate: int, params: FeatureParams)
     _interleaved_dot(work.u, work.u, work, raw)
     scale = power_scale(params.block_size) / 16.0
     if params.kind == "stft":
-        return to_unit_db(raw * scale, params.floor_db)
+        return to_unit_db(raw * scale, params.floor_db, params.level)
 
     # Instantaneous frequency in FFT-bin units: k - Im(X_dh conj X_h) / |X_h|^2 * N / 2pi,
     # which with X_dh = pi/N * d / 2i and X_h = -u/4 reduces to k - Re(d conj u) / |u|^2.
@@ -331,7 +348,9 @@ def compute_features(audio: np.ndarray, sample_rate: int, params: FeatureParams)
         # Coefficients over 30 dB below the floor go to the spill bins: their reassigned
         # frequency is mostly float32 rounding, and even the ~110 that share the top
         # semitone bin cannot sum to the floor. This also covers silence (0/0 = NaN).
-        threshold = 10.0 ** ((params.floor_db - _DROP_BELOW_FLOOR_DB) / 10.0) / scale
+        # With the clip's level as the reference, "below the floor" is below its loudest.
+        reference = max(float(raw.max()) * scale, 1e-30) if params.level == "clip" else 1.0
+        threshold = reference * 10.0 ** ((params.floor_db - _DROP_BELOW_FLOOR_DB) / 10.0) / scale
         np.greater_equal(raw, np.float32(threshold), out=work.keep)
         pos *= work.keep
         np.log2(pos, out=pos)
@@ -367,7 +386,7 @@ def compute_features(audio: np.ndarray, sample_rate: int, params: FeatureParams)
     np.copyto(work.weights, raw.ravel())
     acc = np.bincount(index.ravel(), weights=work.weights, minlength=n_frames * stride)
     acc = acc.reshape(n_frames, stride)[:, 1 : n_bins + 1] * scale
-    return to_unit_db(acc, params.floor_db)
+    return to_unit_db(acc, params.floor_db, params.level)
 
 
 def _reassigned_frames(work: _Workspace, params: FeatureParams) -> np.ndarray:

@@ -5,7 +5,8 @@ mixed to mono and resampled to the model's rate. The model sees fixed windows of
 ``input_shape[0]`` frames: a shorter clip is zero-padded to one window, a longer one is cut
 into half-overlapping windows whose probabilities are averaged. Features are computed with
 exactly the parameters saved with the model, so a clip of the training length gives the very
-pitchgram the model was trained on.
+pitchgram the model was trained on. For a single-label (instrument) model only the windows
+that hold playing vote, and their votes are combined as :mod:`synthmir.infer.voting` says.
 
 :mod:`synthmir.infer.windows` instead decides every hop of a recording separately.
 """
@@ -26,6 +27,7 @@ from synthmir import layout
 from synthmir.audio import READ_SUFFIXES, SILENCE_PEAK, load_audio, resample
 from synthmir.errors import SynthmirError
 from synthmir.features.pitchgram import FeatureParams, compute_features
+from synthmir.infer.voting import combine, voting_windows, window_stats
 from synthmir.learn.saved_model import Predictor
 
 log = logging.getLogger(__name__)
@@ -49,9 +51,13 @@ class Prediction:
     probabilities : dict of str to float
         Probability of every class, in the model's label order, averaged over windows.
     windows : int
-        Number of model windows averaged (silent windows of a long clip are skipped).
+        Number of model windows that decided (silent ones, and for an instrument model
+        quiet and decay-only ones, are skipped).
     seconds : float
         Duration of the audio, seconds.
+    timeline : list of dict
+        One entry per window: start and end (s), its label, its probability, and whether
+        it voted (a single-label model's windows; empty for a multilabel model).
     """
 
     label: str
@@ -59,6 +65,7 @@ class Prediction:
     probabilities: dict[str, float]
     windows: int
     seconds: float
+    timeline: list[dict] = field(default_factory=list)
 
     def top(self, k: int) -> list[tuple[str, float]]:
         """The ``k`` most probable classes as (label, probability), most probable first."""
@@ -242,20 +249,37 @@ def classify(classifier: Classifier, audio: np.ndarray, sample_rate: int) -> Pre
     """
     audio = classifier.at_model_rate(audio, sample_rate)
     window = classifier.window_samples
-    chunks = [audio[s : s + window] for s in window_starts(audio.size, window)]
+    starts = window_starts(audio.size, window)
     # A long recording's silent stretches say nothing about what plays; skip them.
-    chunks = [c for c in chunks if np.abs(c).max() >= SILENCE_PEAK]
-    if not chunks:
+    kept = [s for s in starts if np.abs(audio[s : s + window]).max() >= SILENCE_PEAK]
+    if not kept:
         raise SynthmirError("the audio is silent (peak below -90 dBFS)")
-    padded = np.zeros((len(chunks), window), dtype=np.float32)
-    for row, chunk in zip(padded, chunks, strict=True):
+    padded = np.zeros((len(kept), window), dtype=np.float32)
+    for row, start in zip(padded, kept, strict=True):
+        chunk = audio[start : start + window]
         row[: chunk.size] = chunk
     features = np.stack(
         [compute_features(row, classifier.sample_rate, classifier.params) for row in padded]
     )
     with classifier._lock:
-        probabilities = classifier.predictor.predict_features(features).mean(axis=0)
+        per_window = classifier.predictor.predict_features(features)
     names = classifier.predictor.label_names
+    timeline: list[dict] = []
+    if classifier.predictor.multilabel:
+        probabilities = per_window.mean(axis=0)
+        voters = len(kept)
+    else:
+        stats = [window_stats(row[: min(window, audio.size - s)], classifier.sample_rate)
+                 for row, s in zip(padded, kept, strict=True)]
+        votes = voting_windows(stats)
+        probabilities = combine(per_window[votes])
+        voters = int(votes.sum())
+        rate = classifier.sample_rate
+        timeline = [{"start": round(s / rate, 3),
+                     "end": round(min(s + window, audio.size) / rate, 3),
+                     "label": names[int(np.argmax(p))], "probability": round(float(p.max()), 4),
+                     "voted": bool(v)}
+                    for s, p, v in zip(kept, per_window, votes, strict=True)]
     if classifier.predictor.multilabel:
         labels = [n for n, p, t in zip(names, probabilities, classifier.threshold, strict=True)
                   if p >= t]
@@ -267,8 +291,9 @@ def classify(classifier: Classifier, audio: np.ndarray, sample_rate: int) -> Pre
         label=label,
         labels=labels,
         probabilities={n: float(p) for n, p in zip(names, probabilities, strict=True)},
-        windows=len(chunks),
+        windows=voters,
         seconds=audio.size / classifier.sample_rate,
+        timeline=timeline,
     )
 
 

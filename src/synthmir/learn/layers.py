@@ -166,3 +166,41 @@ class FrameSelect(layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "mode": self.mode}
+
+
+@keras.saving.register_keras_serializable(package="synthmir")
+class F0Candidates(layers.Layer):
+    """The ``k`` likeliest fundamentals of every step, each with its harmonic stack.
+
+    (batch, steps, bins, channels) harmonic stack → (batch, steps, k, channels + 2). A
+    bin's salience is the sum of its ``salience_channels`` (its harmonics); the ``k`` most
+    salient of the first ``fundamental_bins`` bins are kept, in order of salience, each
+    with its position along pitch (-1 lowest .. 1 highest fundamental bin) and its rank
+    (0 .. 1). Looking at a few candidates instead of every bin is what makes a wide
+    per-candidate network affordable: the work no longer grows with the pitch range.
+    """
+
+    def __init__(self, k: int, fundamental_bins: int, salience_channels: list[int], **kwargs):
+        super().__init__(**kwargs)
+        self.k = int(k)
+        self.fundamental_bins = int(fundamental_bins)
+        self.salience_channels = [int(c) for c in salience_channels]
+
+    def call(self, stack):
+        stack = stack[:, :, : self.fundamental_bins, :]
+        salience = ops.sum(ops.take(stack, self.salience_channels, axis=-1), axis=-1)
+        _, top = ops.top_k(salience, self.k)  # (batch, steps, k)
+        picked = ops.take_along_axis(stack, ops.expand_dims(top, -1), axis=2)
+        position = ops.cast(top, stack.dtype) * (2.0 / max(1, self.fundamental_bins - 1)) - 1.0
+        rank = ops.reshape(ops.cast(ops.linspace(0.0, 1.0, self.k), stack.dtype),
+                           (1, 1, self.k))
+        rank = ops.broadcast_to(rank, ops.shape(position))
+        return ops.concatenate(
+            [picked, ops.expand_dims(position, -1), ops.expand_dims(rank, -1)], axis=-1)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], input_shape[1], self.k, input_shape[3] + 2)
+
+    def get_config(self):
+        return {**super().get_config(), "k": self.k, "fundamental_bins": self.fundamental_bins,
+                "salience_channels": self.salience_channels}

@@ -17,6 +17,15 @@ defaults), bins in semitones. Two kinds:
   it trains much faster than ``baseline`` (measured figures: results/bench/train.json and
   the README).
 
+- ``harmonicnet``: built to hear instruments in audio it never heard, phrases included: the
+  default of the multi-font, randomized instrument dataset. At every step it keeps the few
+  likeliest fundamentals (harmonic salience), describes each by its harmonic stack (each
+  harmonic with its neighbouring bins, so vibrato and mistuning stay inside), runs one
+  shared dense network per candidate and keeps, per feature, the strongest candidate; a
+  coarse spectral envelope per step joins them. Convolutions over time then read how the
+  sound evolves, and pooling over all steps makes the decision independent of where the
+  notes fall in the window and of how many there are.
+
 Harmony (``pitch_classes``: 12 sigmoids) has three kinds of its own:
 
 - ``pitchfold``: a note detector shared by every pitch bin and time step. Each bin is
@@ -43,6 +52,7 @@ from synthmir.errors import SynthmirError
 from synthmir.learn.layers import (
     FRAME_MODES,
     ChromaMean,
+    F0Candidates,
     FrameSelect,
     HarmonicStack,
     OctaveFold,
@@ -75,6 +85,19 @@ ARCHITECTURES: dict[str, dict] = {
         "dropout": 0.1,  # dropout before the output layer
         "global_pool": "max",  # pooling over pitch after the blocks: max, avg or maxavg
         "dense": [64],  # hidden dense sizes
+    },
+    "harmonicnet": {
+        "time_pool": 4,  # average this many frames into one step
+        # semitone offsets of harmonics 1..12, each stacked with its neighbouring bins
+        "harmonics": [0, 12, 19, 24, 28, 31, 34, 36, 38, 40, 42, 43],
+        "neighbours": 1,  # bins on each side of a harmonic, semitones
+        "candidates": 4,  # fundamentals kept per step
+        "highest_fundamental": 108,  # MIDI: bins above cannot be a fundamental (C8)
+        "candidate_dense": [128, 128],  # the per-candidate network (ReLU)
+        "envelope_semitones": 5,  # spectral envelope per step: mean over this many semitones
+        "filters": [128, 128],  # Conv1D filters over time, kernel 3
+        "dense": [128],  # hidden dense sizes
+        "dropout": 0.2,  # dropout before the output layer
     },
     "pitchfold": {
         "time_pool": 2,  # average this many frames into one step before the convolutions
@@ -195,6 +218,44 @@ def _pitchconv(inputs, cfg: dict, n_outputs: int, multilabel: bool, bins_per_sem
     return _output(x, n_outputs, multilabel, batchnorm=False)
 
 
+def _harmonicnet(inputs, cfg: dict, n_outputs: int, multilabel: bool, bins_per_semitone: int,
+                 lowest_pitch: float):
+    frames, bins = inputs.shape[1:]
+    x = inputs
+    if cfg["time_pool"] > 1:
+        x = layers.AveragePooling1D(cfg["time_pool"], padding="same", name="time_pool")(x)
+    steps = x.shape[1]
+    near = range(-cfg["neighbours"], cfg["neighbours"] + 1)
+    offsets = sorted({h + d for h in cfg["harmonics"] for d in near})
+    stack = HarmonicStack(offsets, bins_per_semitone, name="harmonics")(x)
+    fundamentals = int((cfg["highest_fundamental"] - lowest_pitch) * bins_per_semitone) + 1
+    salience = [offsets.index(h) for h in cfg["harmonics"][:8]]
+    c = F0Candidates(cfg["candidates"], min(bins, fundamentals), salience, name="f0")(stack)
+    for i, size in enumerate(cfg["candidate_dense"]):
+        c = layers.Dense(size, activation="relu", name=f"candidate{i + 1}")(c)
+    c = layers.MaxPooling2D((1, cfg["candidates"]), name="best_candidate")(c)
+    parts = [layers.Reshape((steps, c.shape[-1]))(c)]
+    if cfg["envelope_semitones"]:
+        width = cfg["envelope_semitones"] * bins_per_semitone
+        e = layers.Reshape((steps, bins, 1))(x)
+        e = layers.AveragePooling2D((1, width), name="envelope")(e)
+        parts.append(layers.Reshape((steps, bins // width))(e))
+    x = layers.Concatenate()(parts) if len(parts) > 1 else parts[0]
+    x = layers.BatchNormalization()(x)
+    for i, filters in enumerate(cfg["filters"]):
+        x = layers.Conv1D(filters, 3, padding="same", name=f"time{i + 1}_conv")(x)
+        x = layers.BatchNormalization(name=f"time{i + 1}_bn")(x)
+        x = layers.Activation("elu")(x)
+    x = layers.Concatenate(name="over_time")(
+        [layers.GlobalAveragePooling1D()(x), layers.GlobalMaxPooling1D()(x)])
+    for size in cfg["dense"]:
+        x = layers.Dense(size)(x)
+        x = layers.BatchNormalization()(x)
+        x = layers.Activation("elu")(x)
+    x = layers.Dropout(cfg["dropout"])(x)
+    return _output(x, n_outputs, multilabel, batchnorm=False)
+
+
 def _pitchfold(inputs, cfg: dict, bins_per_semitone: int, lowest_pitch: float):
     x = inputs
     if cfg["time_pool"] > 1:
@@ -276,6 +337,9 @@ def build_model(
                              name="probabilities")(inputs)
     elif cfg["kind"] == "funnel":
         outputs = _funnel(inputs, cfg, n_outputs, multilabel)
+    elif cfg["kind"] == "harmonicnet":
+        outputs = _harmonicnet(inputs, cfg, n_outputs, multilabel, bins_per_semitone,
+                               lowest_pitch)
     else:
         outputs = _pitchconv(inputs, cfg, n_outputs, multilabel, bins_per_semitone)
     return keras.Model(inputs, outputs, name=cfg["kind"])

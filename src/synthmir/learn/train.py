@@ -241,9 +241,14 @@ def train_model(
         if pitch_shift and feature_kind != "pitchgram":
             log.info("pitch_shift applies to pitchgram features only: off for %s", feature_kind)
             pitch_shift = 0
+        gain = float(cfg["gain_db"]) / -floor_db
+        if gain and store.params.level == "clip":
+            log.info("gain_db is off: features measured re each clip's level do not change "
+                     "with it")
+            gain = 0.0
         train_data = ClipBatches(
             source, rows["train"], labels[rows["train"]], batch, scaler, seed=seed,
-            pitch_shift=pitch_shift, gain=float(cfg["gain_db"]) / -floor_db,
+            pitch_shift=pitch_shift, gain=gain,
             shift_labels=bins_per_semitone if target in MULTILABEL_TARGETS else 0,
         )
         valid_data = ClipBatches(source, rows["valid"], labels[rows["valid"]], batch, scaler)

@@ -191,11 +191,11 @@ def test_media_budget_keeps_the_leader_and_fills_greedily(monkeypatch):
                 "plots": [{"uri": "x" * sizes[model_id]}], "mistakes": [{"audio": None}]}
 
     monkeypatch.setattr(rp, "model_section", fake_section)
-    board = pd.DataFrame({"model": ["lead", "big", "small"]})
+    board = pd.DataFrame({"model": ["lead", "big", "small"], "flags": [None, "collapsed", ""]})
     sections = rp.model_sections(board, dict.fromkeys(sizes, {}), rp.Path("."), budget=100)
     assert [s["with_media"] for s in sections] == [True, False, True]
     assert sections[1]["plots"][0]["uri"] is None
-    alone = rp.model_sections(pd.DataFrame({"model": ["huge", "small"]}),
+    alone = rp.model_sections(pd.DataFrame({"model": ["huge", "small"], "flags": None}),
                               dict.fromkeys(sizes, {}), rp.Path("."), budget=100)
     # The leader keeps its plots even alone over budget; nothing else fits then.
     assert [s["with_media"] for s in alone] == [True, False]

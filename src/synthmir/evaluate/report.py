@@ -56,7 +56,8 @@ def flat_settings(entry: dict, prefix: str = "") -> dict[str, str]:
 
 
 def _wrong(metrics: dict) -> int:
-    """Clips wrong in a split or group (older metrics.json lack the count: from the error)."""
+    """Clips wrong in a split or group; from the error where a metrics.json kept up to date by
+    ``snakemake --touch`` predates the count."""
     return metrics["wrong"] if "wrong" in metrics else round(metrics["error"] * metrics["clips"])
 
 
@@ -134,11 +135,9 @@ def model_sections(board: pd.DataFrame, models: dict, root: Path,
                    budget: int = MEDIA_BUDGET_BYTES) -> list[dict]:
     """Sections in leaderboard order; media for the leader always, for others within budget."""
     sections, used = [], 0
-    flags = dict(zip(board["model"], board.get("flags", pd.Series(dtype=str)), strict=False))
-    for model_id in board["model"]:
-        text = flags.get(model_id)
+    for model_id, flags in zip(board["model"], board["flags"], strict=True):
         section = model_section(model_id, root / layout.model_dir(model_id), models[model_id],
-                                str(text).split("; ") if isinstance(text, str) and text else [])
+                                flags.split("; ") if isinstance(flags, str) and flags else [])
         size = media_bytes(section)
         if sections and used + size > budget:
             section = without_media(section)

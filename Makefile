@@ -10,6 +10,11 @@ SYSTEM_PACKAGES := libfluidsynth3 fluid-soundfont-gm timgm6mb-soundfont
 # Tests also drive a real browser; the bench compares against the fluidsynth command line.
 TEST_PACKAGES := chromium
 BENCH_PACKAGES := fluidsynth
+# Every system package the goals on the command line need, checked once, before the
+# minutes-long pip install, so that a normal user gets one apt-get command for all of them.
+NEEDED_PACKAGES := $(SYSTEM_PACKAGES) \
+  $(if $(filter test setup-test,$(MAKECMDGOALS)),$(TEST_PACKAGES)) \
+  $(if $(filter bench,$(MAKECMDGOALS)),$(BENCH_PACKAGES))
 
 .PHONY: setup setup-test report test test-slurm bench lint serve clean
 .DEFAULT_GOAL := report
@@ -27,23 +32,24 @@ define ensure_packages
 	      apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	  else \
 	    echo "Missing system packages: $$missing"; \
-	    echo "Run: sudo apt-get install --no-install-recommends $$missing"; exit 1; \
+	    echo "Run: sudo apt-get update && sudo apt-get install --no-install-recommends $$missing"; \
+	    exit 1; \
 	  fi; \
 	fi
 endef
 
 setup: $(STAMP)
-	$(call ensure_packages,$(SYSTEM_PACKAGES))
+	$(call ensure_packages,$(NEEDED_PACKAGES))
 
 # The virtual environment is rebuilt only when the pinned dependencies change.
 $(STAMP): pyproject.toml
-	$(call ensure_packages,$(SYSTEM_PACKAGES))
+	$(call ensure_packages,$(NEEDED_PACKAGES))
 	test -x $(BIN)/python || python3 -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check -e ".[dev]"
 	touch $@
 
+# Its packages (chromium) are in NEEDED_PACKAGES whenever it, or `test`, is a goal.
 setup-test: setup
-	$(call ensure_packages,$(TEST_PACKAGES))
 
 report: setup
 	$(BIN)/snakemake -j$(JOBS) results/report.html
@@ -59,7 +65,6 @@ test-slurm: setup
 # Speed and accuracy figures into results/bench/*.json. Run on an otherwise idle machine.
 NOTES := data/notes
 bench: setup
-	$(call ensure_packages,$(BENCH_PACKAGES))
 	mkdir -p results/bench
 	$(BIN)/python bench/bench_render.py --out results/bench/render.json
 	$(BIN)/python bench/bench_features.py --out results/bench/features.json --big

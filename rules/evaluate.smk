@@ -2,7 +2,9 @@
 
 # synthmir.evaluate.metrics and what it runs (the saved model, features, plots).
 EVALUATE_CODE = library(
-    "evaluate/metrics.py", "evaluate/plots.py", "learn/saved_model.py", "learn/layers.py",
+    "evaluate/metrics.py", "evaluate/plots.py", "evaluate/figures.py", "evaluate/error_plots.py",
+    "evaluate/probability_plots.py", "evaluate/stats.py", "learn/saved_model.py",
+    "learn/layers.py",
     "learn/splits.py", "features/store.py", "features/pitchgram.py", "audio.py", "music.py",
     "runtime.py", "layout.py",
 )
@@ -79,10 +81,17 @@ rule report:
         features=sorted({layout.features_h5(m["dataset"], m["features"]) for m in MODELS.values()}),
         generalization=layout.GENERALIZATION_JSON,
         code=library(
-            "evaluate/report.py", "evaluate/templates/report.html.j2",
-            "evaluate/templates/plots.yaml", "evaluate/plots.py",
-            "learn/splits.py", "features/store.py", "features/pitchgram.py", "audio.py",
-            "music.py", "layout.py",
+            "evaluate/report.py", "evaluate/summary.py", "evaluate/dataset_overview.py",
+            "evaluate/embed.py", "evaluate/stats.py", "evaluate/figures.py",
+            "evaluate/plots.py", "evaluate/error_plots.py", "evaluate/probability_plots.py",
+            "evaluate/templates/report.html.j2", "evaluate/templates/macros.html.j2",
+            "evaluate/templates/section_summary.html.j2",
+            "evaluate/templates/section_task.html.j2",
+            "evaluate/templates/section_datasets.html.j2",
+            "evaluate/templates/section_models.html.j2",
+            "evaluate/templates/section_provenance.html.j2",
+            "evaluate/templates/plots.yaml", "learn/splits.py", "features/store.py",
+            "features/pitchgram.py", "audio.py", "music.py", "layout.py", "config.py",
         ),
     output:
         report=report(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -58,11 +59,39 @@ def test_cli_predict_table_json_csv_and_errors(tmp_path, toy_dir, capsys):
 
 def test_cli_predict_without_a_model_says_what_to_do(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("SYNTHMIR_WORKDIR", raising=False)
     clip = tmp_path / "clip.wav"
     sf.write(clip, sine(1.0), SR)
     assert cli.main(["predict", str(clip)]) == 2
     err = capsys.readouterr().err
     assert "make report" in err and "--model" in err and "Traceback" not in err
+    assert f"looked in {tmp_path.resolve()} (the current directory)" in err
+    assert "--workdir" in err and "SYNTHMIR_WORKDIR" in err
+    monkeypatch.setenv("SYNTHMIR_WORKDIR", str(tmp_path / "elsewhere"))
+    assert cli.main(["predict", str(clip), "--task", "harmony"]) == 2
+    err = capsys.readouterr().err
+    assert f"looked in {(tmp_path / 'elsewhere').resolve()} ($SYNTHMIR_WORKDIR)" in err
+    assert "results/best_models.json is missing" in err
+
+
+def test_cli_predict_finds_the_best_model_through_workdir_or_env(tmp_path, toy_dir,
+                                                                  monkeypatch, capsys):
+    work = tmp_path / "work"
+    (work / "results" / "models").mkdir(parents=True)
+    shutil.copytree(toy_dir, work / "results" / "models" / "toyconv")
+    (work / "results" / "best_model").write_text("toyconv\n")
+    clip = tmp_path / "clip.wav"
+    sf.write(clip, sine(1.0), SR)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("SYNTHMIR_WORKDIR", raising=False)
+    assert cli.main(["predict", str(clip), "--workdir", str(work), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["model"] == "toyconv"
+    monkeypatch.setenv("SYNTHMIR_WORKDIR", str(work))
+    assert cli.main(["predict", str(clip), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["model"] == "toyconv"
+    # --workdir wins over the environment.
+    assert cli.main(["predict", str(clip), "--workdir", str(tmp_path)]) == 2
+    assert "(--workdir)" in capsys.readouterr().err
 
 
 @pytest.fixture(scope="module")
@@ -124,7 +153,11 @@ def test_predict_midi_transcribes_a_rendered_progression(chords_run, progression
     status = cli.main(["predict", "--task", "harmony", "--model", str(model),
                        str(progression_wav), "--midi", str(out_mid), "--hop", str(hop),
                        "--csv", str(out_csv)])
-    assert status == 0, capsys.readouterr().err
+    captured = capsys.readouterr()
+    assert status == 0, captured.err
+    table = captured.out.splitlines()
+    assert table[0].split() == ["start", "end", "notes", "chord"]
+    assert table[1].split()[0] == "0.000"
     # the last chord's release rings on after its note-off: what starts after the
     # progression's end is not compared
     end = len(PROGRESSION) * STEP_SECONDS

@@ -41,6 +41,23 @@ def test_single_label_metrics_match_hand_computed_values():
     assert m["confusion"] == [[1, 1, 0], [0, 1, 0], [0, 0, 1]]
 
 
+def test_single_label_losses_counts_and_spread():
+    m = ev.single_label_metrics(Y, P, LABELS)
+    assert m["wrong"] == 1
+    # -log p(true): 0.7, 0.4, 0.45, 0.7.
+    assert m["log_loss"] == pytest.approx(-np.log([0.7, 0.4, 0.45, 0.7]).mean())
+    # Brier: sum over classes of (p - one_hot)^2, averaged over clips.
+    brier = [0.3**2 + 0.2**2 + 0.1**2, 0.6**2 + 0.5**2 + 0.1**2,
+             0.35**2 + 0.55**2 + 0.2**2, 0.1**2 + 0.2**2 + 0.3**2]
+    assert m["brier"] == pytest.approx(np.mean(brier))
+    # Predicted a, b, b, c: "b" half the time; the truth's commonest ("a") also half.
+    assert (m["top_prediction"], m["top_prediction_share"], m["top_truth_share"]) == (
+        "b", 0.5, 0.5)
+    certain_mistake = ev.single_label_metrics(np.array([0]), np.array([[0.0, 1.0, 0.0]]),
+                                              LABELS)
+    assert np.isfinite(certain_mistake["log_loss"]) and certain_mistake["log_loss"] > 30
+
+
 def test_auc_skips_classes_a_split_lacks():
     y, p = Y[:3], P[:3]  # no clip of class c
     m = ev.single_label_metrics(y, p, LABELS)
@@ -67,19 +84,36 @@ def test_multi_label_metrics_match_hand_computed_values():
     assert strict["exact_match"] == 0.5 and strict["hamming_loss"] == pytest.approx(1 / 6)
     assert ev.multi_label_metrics(y, p, LABELS, threshold=np.array([0.5, 0.65, 0.5])
                                   )["exact_match"] == 1.0
+    assert m["wrong"] == 1
+    bce = -(y * np.log(p) + (1 - y) * np.log(1 - p))
+    assert m["log_loss"] == pytest.approx(bce.mean())
+    assert m["brier"] == pytest.approx(((p - y) ** 2).mean())
+    assert m["top_prediction_share"] == 0.5 and m["top_truth_share"] == 0.5
+    # Saturated float32 outputs (exactly 0 and 1) give a finite loss.
+    saturated = ev.multi_label_metrics(y, y.astype(np.float32), LABELS)
+    assert saturated["log_loss"] == pytest.approx(0, abs=1e-12)
+
+
+def test_collapsed_multi_label_model_predicts_one_set():
+    y = np.eye(3, dtype=int)[[0, 1, 2, 0]]
+    p = np.tile([0.9, 0.1, 0.1], (4, 1))
+    m = ev.multi_label_metrics(y, p, LABELS)
+    assert (m["top_prediction"], m["top_prediction_share"], m["top_truth_share"]) == (
+        "0", 1.0, 0.5)
 
 
 def test_error_breakdown_by_group_single_and_multi_label():
     clips = pd.DataFrame({"soundfont": ["x", "x", "y", "y"], "n_notes": [3, 3, 2, 10]})
     by_font = ev.error_breakdown(clips, Y, P, LABELS, "soundfont")
-    assert by_font == {"x": {"clips": 2, "error": 0.5}, "y": {"clips": 2, "error": 0.0}}
+    assert by_font == {"x": {"clips": 2, "wrong": 1, "error": 0.5},
+                       "y": {"clips": 2, "wrong": 0, "error": 0.0}}
     y = np.array([[1, 0, 1], [0, 1, 0], [1, 1, 0], [0, 0, 1]])
     p = np.array([[0.9, 0.6, 0.8], [0.2, 0.7, 0.1], [0.8, 0.9, 0.1], [0.1, 0.1, 0.2]])
     by_size = ev.error_breakdown(clips, y, p, LABELS, "n_notes", threshold=0.5)
     assert list(by_size) == ["2", "3", "10"]  # numeric order, not "10" < "2"
     assert by_size["3"]["error"] == 0.5 and by_size["3"]["hamming_loss"] == pytest.approx(1 / 6)
-    assert by_size["10"] == {"clips": 1, "error": 1.0, "hamming_loss": pytest.approx(1 / 3),
-                             "f1_micro": 0.0}
+    assert by_size["10"] == {"clips": 1, "wrong": 1, "error": 1.0,
+                             "hamming_loss": pytest.approx(1 / 3), "f1_micro": 0.0}
 
 
 def test_most_confident_mistakes_of_valid_and_test_only():
@@ -111,14 +145,16 @@ def test_real_run_writes_every_evaluation_output(tiny_run):
     result = json.loads((out / "metrics.json").read_text())
     for split in ("train", "valid", "test"):
         m = result["splits"][split]
-        assert {"error", "accuracy", "auc_macro", "auc_micro", "per_class", "confusion",
-                "by"} <= set(m)
+        assert {"error", "wrong", "accuracy", "log_loss", "brier", "top_prediction_share",
+                "per_class", "confusion", "by"} <= set(m)
+        assert m["wrong"] == round(m["error"] * m["clips"])
         assert m["clips"] == (predictions["split"] == split).sum()
         assert set(m["per_class"]["piano"]) == {"precision", "recall", "f1-score", "support"}
     for mistake in result["misclassified"]:
         assert mistake["split"] in ("valid", "test") and mistake["true"] != mistake["predicted"]
     for stem in ("learning_curves", "confusion_valid", "confusion_test", "error_by_pitch",
-                 "error_by_velocity", "error_by_soundfont", "pitchgrams"):
+                 "error_by_velocity", "error_by_soundfont", "error_by_program", "reliability",
+                 "pitchgrams"):
         assert (out / "plots" / f"{stem}.png").stat().st_size > 0
         assert (out / "plots" / f"{stem}.svg").exists()
     board = pd.read_csv(tiny_run / "results" / "leaderboard.csv")

@@ -1,4 +1,4 @@
-"""results/report.html from synthetic results: harmony section, self-contained, media budget."""
+"""results/report.html from synthetic results: summary, task tables, flags, model sections."""
 
 from __future__ import annotations
 
@@ -6,14 +6,16 @@ import base64
 import io
 import json
 import re
+import shutil
 
 import numpy as np
 import pandas as pd
 import pytest
 import soundfile as sf
 
+from synthmir.errors import SynthmirError
+from synthmir.evaluate import embed, error_plots, stats
 from synthmir.evaluate import metrics as ev
-from synthmir.evaluate import plots
 from synthmir.evaluate import report as rp
 from synthmir.evaluate.leaderboard import write_leaderboard
 from synthmir.music import PITCH_CLASS_NAMES, pitch_class_matrix
@@ -45,9 +47,9 @@ def _fake_chords_dataset(folder, n=24):
     return clips.merge(pd.read_csv(folder / "splits.csv"), on="clip_id")
 
 
-def _fake_harmony_model(folder, clips, dataset_dir):
+def _fake_harmony_model(folder, clips, dataset_dir, epochs=3, seed=1):
     """results/models/{model} of a multi-label model, its metrics computed by evaluate."""
-    rng = np.random.default_rng(1)
+    rng = np.random.default_rng(seed)
     y = pitch_class_matrix(clips["pitch_classes"])
     p = np.clip(0.5 * y + 0.6 * rng.random(y.shape), 0, 1)  # a few false positives
     splits = {}
@@ -64,25 +66,39 @@ def _fake_harmony_model(folder, clips, dataset_dir):
               "threshold": [0.5] * 12, "splits": splits,
               "misclassified": ev.most_confident_mistakes(predictions, per_split=2),
               "dataset_dir": str(dataset_dir)}
-    (folder / "evaluation" / "plots").mkdir(parents=True)
+    plots_dir = folder / "evaluation" / "plots"
+    plots_dir.mkdir(parents=True)
     (folder / "evaluation" / "metrics.json").write_text(json.dumps(result))
-    plots.per_class_f1(result, folder / "evaluation" / "plots")
+    error_plots.per_class_f1(result, plots_dir)
+    # A stale learning-curves plot: the report must not show it for an untrained model.
+    shutil.copy(plots_dir / "f1_by_pitch_class.png", plots_dir / "learning_curves.png")
     (folder / "train.json").write_text(json.dumps(
-        {"parameters": 321, "wall_time_s": 4.2, "epochs_run": 3, "best_epoch": 2}))
+        {"parameters": 321, "wall_time_s": 4.2, "epochs_run": epochs, "best_epoch": epochs,
+         "training": {"epochs": epochs}}))
     (folder / "summary.txt").write_text("Model: harmonynet\n")
     return result
 
 
 @pytest.fixture
 def harmony_report(tmp_path):
-    """A report rendered from one synthetic harmony model: (html, result)."""
+    """A report rendered from three synthetic harmony models: (html, results of harmonynet).
+
+    harmonynet stopped at its epoch limit (not converged); chroma trained no epoch;
+    harmonynet_heldout is harmonynet on a split override (its twin).
+    """
     data, results = tmp_path / "data", tmp_path / "results"
     clips = _fake_chords_dataset(data / "chords")
+    entry = {"dataset": "chords", "features": "chroma", "target": "pitch_classes",
+             "architecture": {"kind": "pitchconv"}}
+    models = {"harmonynet": entry,
+              "harmonynet_heldout": {**entry, "split": {"holdout_soundfonts": ["b"]},
+                                     "split_scheme": "holdout_soundfonts-b"},
+              "chroma": {**entry, "architecture": {"kind": "chroma_mean"}}}
     result = _fake_harmony_model(results / "models" / "harmonynet", clips, data / "chords")
-    models = {"harmonynet": {"dataset": "chords", "features": "chroma", "target": "pitch_classes",
-                             "architecture": {"kind": "pitchconv"}, "swept": {}}}
+    _fake_harmony_model(results / "models" / "harmonynet_heldout", clips, data / "chords", seed=2)
+    _fake_harmony_model(results / "models" / "chroma", clips, data / "chords", epochs=0, seed=3)
     write_leaderboard(models, str(results / "models"), str(results / "leaderboard.csv"),
-                         str(results / "best_model"), str(results / "best_models.json"))
+                      str(results / "best_model"), str(results / "best_models.json"))
     out = tmp_path / "report.html"
     size = rp.write_report({"datasets": {"chords": {"kind": "chords"}}}, models, str(out),
                            root=str(tmp_path))
@@ -91,18 +107,61 @@ def harmony_report(tmp_path):
     return html, result
 
 
-def test_report_renders_a_harmony_section(harmony_report):
+def _section(html: str, start: str, end: str) -> str:
+    """From ``start`` to the next ``end``."""
+    first = html.index(start)
+    return html[first:html.index(end, first)]
+
+
+def test_summary_comes_first_then_contents_then_one_table_per_task(harmony_report):
     html, result = harmony_report
-    assert 'href="#harmony"' in html and 'id="harmony"' in html
-    harmony = html[html.index('id="harmony"'):html.index('id="model-harmonynet"')]
-    for name in PITCH_CLASSES:
-        assert f">{name}</th>" in harmony
+    order = [html.index(marker) for marker in ('id="summary"', "<nav>", 'id="task-pitch_classes"',
+                                               'id="datasets"', 'id="models"', 'id="provenance"')]
+    assert order == sorted(order)
+    summary = _section(html, 'id="summary"', "<nav>")
     test = result["splits"]["test"]
-    assert f"{100 * test['exact_match']:.1f}%" in harmony
-    assert f"{test['f1_micro']:.3f}" in harmony and f"{test['f1_macro']:.3f}" in harmony
-    for key in ("major", "minor", "power", ">2<", ">3<", "n_notes", "chord", "soundfont"):
-        assert key in harmony, key
-    assert "F1 per pitch class" in html  # the plot, in the model section
+    low, high = stats.wilson_interval(test["wrong"], test["clips"])
+    assert f"{100 * test['error']:.1f}%" in summary
+    assert f"[{100 * low:.1f}%–{100 * high:.1f}%]" in summary
+    assert "held-out split" in summary and "harmonynet_heldout" in summary
+    assert "AUC" not in re.sub(r'"data:[^"]*"', "", html)  # replaced by the log loss
+
+
+def test_task_table_ranks_in_split_models_and_shows_the_twin_beside(harmony_report):
+    html, _ = harmony_report
+    table = _section(html, 'id="table-pitch_classes"', "</table>")
+    rows = re.findall(r'data-model="([^"]+)"', table)
+    assert rows.index("harmonynet_heldout") == rows.index("harmonynet") + 1
+    heldout_row = table[table.index('data-model="harmonynet_heldout"'):]
+    assert heldout_row.split("</td>")[0].endswith(">–")  # no rank
+    assert "twin of harmonynet" in heldout_row
+
+
+def test_flags_are_shown_and_untrained_models_get_no_learning_curves(harmony_report):
+    html, _ = harmony_report
+    assert 'class="flag flag-not-converged"' in html and 'class="flag flag-not-trained"' in html
+    chroma = html[html.index('id="model-chroma"'):]
+    chroma = chroma[:chroma.index("</article>")]
+    assert 'data-plot="learning_curves"' not in chroma
+    assert 'data-plot="f1_by_pitch_class"' in chroma
+    net = html[html.index('id="model-harmonynet"'):]
+    assert 'data-plot="learning_curves"' in net[:net.index("</article>")]
+
+
+def test_model_section_lists_splits_groups_and_mistakes_with_note_names(harmony_report):
+    html, result = harmony_report
+    net = html[html.index('id="model-harmonynet"'):]
+    net = net[:net.index("</article>")]
+    for name in PITCH_CLASSES:
+        assert f"<td>{name}</td>" in net  # per pitch class table
+    for key in ("major", "minor", "power", "n notes", "chord", "soundfont"):
+        assert key in net, key
+    test = result["splits"]["test"]
+    assert f"{test['f1_micro']:.3f}" in net and f"{test['log_loss']:.3f}" in net
+    mistakes = net[net.index("Most confident mistakes"):]
+    assert '<td class="bad">C E</td>' in mistakes  # "0 4" as note names
+    assert re.search(r"<td>[A-G]#? [A-G]", mistakes)
+    assert "F1 per pitch class" in net
 
 
 def test_report_is_self_contained(harmony_report):
@@ -116,27 +175,27 @@ def test_report_is_self_contained(harmony_report):
 
 def test_audio_is_resampled_vorbis(tmp_path):
     sf.write(tmp_path / "a.wav", np.zeros(44100, dtype=np.float32), 44100)
-    uri = rp.audio_data_uri(tmp_path / "a.wav")
+    uri = embed.audio_data_uri(tmp_path / "a.wav")
     assert uri.startswith("data:audio/ogg;base64,")
     info = sf.info(io.BytesIO(base64.b64decode(uri.split(",", 1)[1])))
-    assert info.samplerate == rp.REPORT_SAMPLE_RATE and info.subtype == "VORBIS"
-    with pytest.raises(rp.SynthmirError, match="cannot read clip"):
-        rp.audio_data_uri(tmp_path / "missing.wav")
+    assert info.samplerate == embed.REPORT_SAMPLE_RATE and info.subtype == "VORBIS"
+    with pytest.raises(SynthmirError, match="cannot read clip"):
+        embed.audio_data_uri(tmp_path / "missing.wav")
 
 
 def test_media_budget_keeps_the_leader_and_fills_greedily(monkeypatch):
     sizes = {"lead": 80, "big": 30, "small": 15, "huge": 500}
 
-    def fake_section(model_id, model_dir, entry):
+    def fake_section(model_id, model_dir, entry, flags=()):
         return {"id": model_id, "with_media": True,
                 "plots": [{"uri": "x" * sizes[model_id]}], "mistakes": [{"audio": None}]}
 
     monkeypatch.setattr(rp, "model_section", fake_section)
-    board = pd.DataFrame({"model": ["lead", "big", "small"]})
+    board = pd.DataFrame({"model": ["lead", "big", "small"], "flags": [None, "collapsed", ""]})
     sections = rp.model_sections(board, dict.fromkeys(sizes, {}), rp.Path("."), budget=100)
     assert [s["with_media"] for s in sections] == [True, False, True]
     assert sections[1]["plots"][0]["uri"] is None
-    alone = rp.model_sections(pd.DataFrame({"model": ["huge", "small"]}),
+    alone = rp.model_sections(pd.DataFrame({"model": ["huge", "small"], "flags": None}),
                               dict.fromkeys(sizes, {}), rp.Path("."), budget=100)
     # The leader keeps its plots even alone over budget; nothing else fits then.
     assert [s["with_media"] for s in alone] == [True, False]

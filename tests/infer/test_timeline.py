@@ -103,3 +103,26 @@ def test_write_timeline_csv(tmp_path):
          "chord": "C"},
         {"start": "2.0", "end": "2.25", "pitch_classes": "", "notes": "", "chord": ""},
     ]
+
+
+def test_label_timeline_follows_the_instrument_and_marks_silence(tmp_path):
+    from synthmir.infer.classify import Classifier
+    from synthmir.infer.timeline import LabelSegment, label_timeline
+    from tests.toy_model import SR, make_toy_model, sine
+
+    classifier = Classifier.load(make_toy_model(tmp_path / "toy"))
+    # The toy model hears 440 Hz as piano and 3520 Hz as brass.
+    audio = np.concatenate([sine(4.0, freq=440), np.zeros(3 * SR, np.float32),
+                            sine(4.0, freq=3520)])
+    segments = label_timeline(classifier, audio, SR, hop_seconds=1.0)
+    assert all(isinstance(s, LabelSegment) for s in segments)
+    assert segments[0].start == 0 and segments[-1].end == pytest.approx(11.0)
+    assert all(a.end == b.start for a, b in zip(segments, segments[1:], strict=False))
+    assert [s.label for s in segments] == ["piano", "", "brass"]
+    # Each hop is heard through the model window (2.04 s) ending with it, so the silence from
+    # 4 s shows from the hop [6, 7) on: the window ending at 6 s still hears the sine.
+    assert segments[1].start == pytest.approx(6.0) and segments[1].probability == 0
+    assert 1 / 3 < segments[2].probability <= 1
+    harmony = Classifier.load(make_toy_model(tmp_path / "harmony", multilabel=True))
+    with pytest.raises(SynthmirError, match="chord timeline"):
+        label_timeline(harmony, audio, SR, 1.0)

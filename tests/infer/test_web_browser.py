@@ -14,13 +14,16 @@ import pandas as pd
 import pytest
 from playwright.sync_api import expect
 
+from synthmir.infer.timeline import read_timeline_midi
 from synthmir.infer.web import create_app
 from tests.conftest import chromium
 from tests.infer.test_web import running_server
+from tests.progression import PROGRESSION
 
 # A synthetic microphone (a beeping tone) that needs no permission prompt.
 FAKE_MICROPHONE = ("--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream")
 SCREENSHOT_COPY = Path("/tmp/synthmir_web.png")  # where a person can look at the last run
+CHORDS_SCREENSHOT_COPY = Path("/tmp/synthmir_web_chords.png")
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
 
@@ -40,7 +43,7 @@ def test_page_classifies_a_rendered_clip(browser, tiny_run, tmp_path):
     bad = tmp_path / "not_audio.wav"
     bad.write_bytes(b"this is not audio" * 100)
 
-    with running_server(create_app(model_dir)) as url:
+    with running_server(create_app(model_dir, workdir=tmp_path)) as url:  # no harmony model
         page = browser.new_page(viewport={"width": 900, "height": 900})
         problems: list[str] = []
         page.on("console", lambda m: m.type == "error" and problems.append(f"console: {m.text}"))
@@ -52,6 +55,7 @@ def test_page_classifies_a_rendered_clip(browser, tiny_run, tmp_path):
         # Playwright's wait_for_function evaluates strings, which the page's CSP forbids;
         # expect() polls without eval.
         expect(page.locator("#model")).to_contain_text(best)
+        expect(page.locator("#chords-status")).to_contain_text("No harmony model")
 
         # A bad file: the server's one-line error appears, no result.
         with page.expect_response("**/api/v1/predict") as response:
@@ -97,3 +101,44 @@ def test_page_classifies_a_rendered_clip(browser, tiny_run, tmp_path):
     assert problems == []
     # Everything the page loaded came from this server (or the page's own blob: audio).
     assert all(u.startswith((url, "blob:", "data:")) for u in requested), requested
+
+
+def test_page_draws_the_chords_and_the_instrument_over_time(browser, tiny_run, chords_run,
+                                                            progression_wav, tmp_path):
+    best = (tiny_run / "results" / "best_model").read_text().strip()
+    labels = json.loads((tiny_run / "results" / "models" / best / "preprocessing.json")
+                        .read_text())["label_names"]
+    app = create_app(tiny_run / "results" / "models" / best, workdir=chords_run)
+    with running_server(app) as url:
+        page = browser.new_page(viewport={"width": 900, "height": 1000})
+        problems: list[str] = []
+        page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+        page.goto(url + "/")
+        expect(page.locator("#harmony-model")).to_contain_text("tinyharmony")
+        page.set_input_files("#file", str(progression_wav))
+        expect(page.locator("#chords-body")).to_be_visible(timeout=60_000)
+        # The progression's chords, drawn over time: names above, a bar per pitch class.
+        names = page.locator("#chords-svg text.name").all_text_contents()
+        assert [n for n in names if n in {"C", "Am", "F", "G7"}] == [
+            name for _, name in PROGRESSION]
+        bars = page.locator("#chords-svg rect.pc")
+        assert bars.count() >= sum(len(set(p % 12 for p in pitches)) for pitches, _ in PROGRESSION)
+        assert page.locator("#chords-table tbody tr").count() >= len(PROGRESSION)
+        # The MIDI download is the chord timeline as a .mid file.
+        with page.expect_download() as download:
+            page.click("#midi")
+        assert download.value.suggested_filename == "progression_chords.mid"
+        saved = tmp_path / "chords.mid"
+        download.value.save_as(saved)
+        assert [s.pitch_classes for s in read_timeline_midi(saved) if s.pitch_classes][:4] == [
+            tuple(sorted({p % 12 for p in pitches})) for pitches, _ in PROGRESSION]
+        # A long file: the instrument over time, in the model's labels.
+        expect(page.locator("#over-time")).to_be_visible()
+        assert page.locator("#instrument-svg rect").count() >= 1
+        assert set(page.locator("#instrument-legend span").all_text_contents()) <= {
+            *labels, "silence"}
+        screenshot = tmp_path / "synthmir_web_chords.png"
+        page.screenshot(path=str(screenshot), full_page=True)
+        shutil.copyfile(screenshot, CHORDS_SCREENSHOT_COPY)
+        page.close()
+    assert problems == []

@@ -15,7 +15,10 @@ TASK_TARGETS = {"instrument": ("family", "program"), "harmony": ("pitch_classes"
 DEFAULT_HOP = 0.5
 #: --model of predict and serve.
 MODEL_HELP = ("model folder (results/models/ID) or a model id; default: the leaderboard's "
-              "best, named in ./results/best_model")
+              "best, named in results/best_model of the working directory (see --workdir)")
+#: --workdir of the commands that pick a model from the leaderboard.
+WORKDIR_HELP = ("the workflow's working directory, where `make report` ran: models are looked "
+                "up in its results/ (default: $SYNTHMIR_WORKDIR, else the current directory)")
 
 
 def add_command(subparsers: argparse._SubParsersAction, name: str, run, help: str,

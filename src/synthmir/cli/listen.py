@@ -11,7 +11,14 @@ import os
 import sys
 from pathlib import Path
 
-from synthmir.cli.args import DEFAULT_HOP, TASK_TARGETS, add_command, positive_float, positive_int
+from synthmir.cli.args import (
+    DEFAULT_HOP,
+    TASK_TARGETS,
+    WORKDIR_HELP,
+    add_command,
+    positive_float,
+    positive_int,
+)
 from synthmir.errors import SynthmirError
 
 
@@ -21,6 +28,7 @@ def add_subcommands(subparsers: argparse._SubParsersAction) -> None:
                      "recognise pitch classes in a live stream, one line per hop", __doc__)
     li.add_argument("--model", metavar="DIR",
                     help="model folder or id; default: the leaderboard's best harmony model")
+    li.add_argument("--workdir", metavar="DIR", help=WORKDIR_HELP)
     li.add_argument("--source", default="-", metavar="-|FILE|mic",
                     help="'-' (default): stdin, WAV or raw (see --format); a file: read at "
                     "real time unless --no-realtime; 'mic': the default input device (needs "
@@ -53,11 +61,11 @@ def run_listen(args: argparse.Namespace) -> int:
     from synthmir.infer.sources import file_source, mic_source, stdin_source
 
     if args.model:
-        classifier = load_for_task(args.model)
+        classifier = load_for_task(args.model, root=args.workdir)
     else:
-        classifier = load_for_task(None, "harmony", TASK_TARGETS["harmony"])
-    instrument = (load_for_task(args.instrument_model, "instrument", TASK_TARGETS["instrument"])
-                  if args.instrument_model else None)
+        classifier = load_for_task(None, "harmony", TASK_TARGETS["harmony"], root=args.workdir)
+    instrument = (load_for_task(args.instrument_model, "instrument", TASK_TARGETS["instrument"],
+                                root=args.workdir) if args.instrument_model else None)
     if args.source == "-":
         if args.realtime:
             raise SynthmirError("--realtime paces files; stdin arrives at its own pace")

@@ -18,6 +18,7 @@ from synthmir.cli.args import (
     DEFAULT_HOP,
     MODEL_HELP,
     TASK_TARGETS,
+    WORKDIR_HELP,
     add_command,
     octave,
     positive_float,
@@ -36,6 +37,7 @@ def add_subcommands(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("files", nargs="+", metavar="FILE",
                    help="audio file, or a folder: every .wav/.flac/.ogg/.mp3 under it")
     p.add_argument("--model", metavar="DIR", help=MODEL_HELP)
+    p.add_argument("--workdir", metavar="DIR", help=WORKDIR_HELP)
     p.add_argument("--top", type=positive_int, default=DEFAULT_TOP, metavar="K",
                    help=f"show the K most probable classes (default {DEFAULT_TOP})")
     p.add_argument("--json", action="store_true",
@@ -73,7 +75,8 @@ def run_predict(args: argparse.Namespace) -> int:
     timeline = args.midi is not None or args.hop is not None
     if timeline and args.task is None:
         args.task = "harmony"  # a timeline is of pitch classes: pick a harmony model
-    classifier = load_for_task(args.model, args.task, TASK_TARGETS.get(args.task, ()))
+    classifier = load_for_task(args.model, args.task, TASK_TARGETS.get(args.task, ()),
+                               root=args.workdir)
     if timeline:
         return _run_timeline(args, classifier, files)
     rows: list[dict] = []
@@ -126,6 +129,7 @@ def _run_timeline(args: argparse.Namespace, classifier, files: list[Path]) -> in
         print(json.dumps({"model": classifier.model_id, "file": str(files[0]), "hop": hop,
                           "segments": rows}, indent=2))
     else:
+        print(f"{'start':>8} {'end':>8}  {'notes':<20} chord")
         for r in rows:
             print(f"{r['start']:8.3f} {r['end']:8.3f}  {r['notes'] or '-':<20} {r['chord']}"
                   .rstrip())

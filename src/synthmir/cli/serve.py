@@ -1,5 +1,6 @@
-"""Serve a page (pick, drop or record a clip, see the prediction) at / and the API POST
-/api/v1/predict (multipart field 'file'), GET /healthz, docs at /docs.
+"""Serve a page (pick, drop or record a clip, see the instrument, over time for a long clip,
+and the chords with their MIDI) at / and the API: POST /api/v1/predict, /api/v1/timeline and
+/api/v1/chords (multipart field 'file'), GET /api/v1/harmony and /healthz, docs at /docs.
 """
 
 from __future__ import annotations
@@ -8,7 +9,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from synthmir.cli.args import MODEL_HELP, add_command, port, positive_float
+from synthmir.cli.args import MODEL_HELP, WORKDIR_HELP, add_command, port, positive_float
 
 
 def add_subcommands(subparsers: argparse._SubParsersAction) -> None:
@@ -19,6 +20,10 @@ def add_subcommands(subparsers: argparse._SubParsersAction) -> None:
                    help="address to listen on (default 127.0.0.1: this machine only)")
     s.add_argument("--port", type=port, default=8000, help="port (default 8000)")
     s.add_argument("--model", metavar="DIR", help=MODEL_HELP)
+    s.add_argument("--harmony-model", metavar="DIR",
+                   help="model for the chord timeline (folder or id); default: the "
+                   "leaderboard's best harmony model, if there is one")
+    s.add_argument("--workdir", metavar="DIR", help=WORKDIR_HELP)
     s.add_argument("--max-upload-mb", type=positive_float, default=10.0, metavar="MB",
                    help="largest upload accepted, MiB (default 10); larger ones get 413")
 
@@ -33,8 +38,9 @@ def run_serve(args: argparse.Namespace) -> int:
     from synthmir.infer.classify import find_model
     from synthmir.infer.web import create_app
 
-    model_dir = find_model(args.model)
-    app = create_app(model_dir, max_upload_bytes=int(args.max_upload_mb * 2**20))
+    model_dir = find_model(args.model, args.workdir)
+    app = create_app(model_dir, max_upload_bytes=int(args.max_upload_mb * 2**20),
+                     harmony_model=args.harmony_model, workdir=args.workdir)
     print(f"synthmir serve: model {Path(model_dir).resolve().name}, "
           f"http://{args.host}:{args.port}/", file=sys.stderr)
     uvicorn.run(app, host=args.host, port=args.port, log_level="info")

@@ -27,6 +27,11 @@ def _output_path(path: str, allow_midi: bool = False) -> Path:
     return p
 
 
+def _wrote(command: str, path: Path, seconds: float, what: str) -> None:
+    """Say on stdout what was written: the file, its length and what it holds."""
+    print(f"synthmir {command}: wrote {path} ({seconds:.2f} s, {what})")
+
+
 def cmd_note(args: argparse.Namespace) -> int:
     """Write one note as MIDI, or render it to WAV/FLAC."""
     from synthmir.audio import write_audio
@@ -38,10 +43,12 @@ def cmd_note(args: argparse.Namespace) -> int:
     if out.suffix.lower() == ".mid":
         note = Note(args.program, args.pitch, args.velocity, 0.0, args.duration)
         write_midi(clip_midi([note], length), out)
+        _wrote("note", out, length, f"MIDI, 1 note, program {args.program}, pitch {args.pitch}")
         return 0
     audio = render_note(args.program, args.pitch, args.velocity, args.duration, length,
                         args.soundfont, args.sr)
     write_audio(out, audio, args.sr)
+    _wrote("note", out, len(audio) / args.sr, f"{args.sr} Hz mono")
     return 0
 
 
@@ -53,6 +60,7 @@ def cmd_render(args: argparse.Namespace) -> int:
     out = _output_path(args.out)
     audio = render_midi_file(args.midi, args.soundfont, args.sr, args.seconds)
     write_audio(out, audio, args.sr)
+    _wrote("render", out, len(audio) / args.sr, f"{args.sr} Hz mono")
     return 0
 
 

@@ -1,4 +1,9 @@
-"""The leaderboard: every model ranked by its valid error, and the leader of each target."""
+"""The leaderboard: models ranked by valid error within their task, and the leader of each.
+
+Models trained on a split override (``split: {holdout_soundfonts: [...]}``) are tested on
+other clips than their task's ranking, so they are listed but not ranked: each names its
+in-split *twin* (the same entry without the override), beside which the report shows it.
+"""
 
 from __future__ import annotations
 
@@ -13,31 +18,84 @@ from synthmir.layout import METRICS_JSON, TRAIN_JSON, atomic_path
 # Instrument models first: `best_model` (what `synthmir predict` uses) names an instrument model
 # whenever one exists; harmony models are ranked among themselves below them.
 TARGET_ORDER = {"family": 0, "program": 1, "pitch_classes": 2}
+# A model "collapsed" when this share of the held-out clips get its most common answer,
+# while the truth's most common answer is rarer than that.
+COLLAPSED_SHARE = 0.9
+# Keys of a model entry that do not make it another model than its twin.
+_SPLIT_KEYS = ("split", "split_scheme")
+
+
+def twin_of(model_id: str, models: dict[str, dict]) -> str | None:
+    """The in-split model whose entry equals ``model_id``'s but for the split override.
+
+    None for a model without an override, or when no model matches.
+    """
+    entry = models[model_id]
+    if "split_scheme" not in entry:
+        return None
+
+    def core(e: dict) -> dict:
+        return {k: v for k, v in e.items() if k not in _SPLIT_KEYS}
+
+    return next((other for other, e in models.items()
+                 if "split_scheme" not in e and core(e) == core(entry)), None)
+
+
+def model_flags(train: dict, result: dict) -> list[str]:
+    """What a reader should know before trusting a model's figures.
+
+    - ``not trained``: no epoch ran (a non-learned baseline, or ``epochs: 0``);
+    - ``not converged``: the kept weights are from the last epoch allowed, so the model was
+      still improving when training stopped;
+    - ``collapsed``: (nearly) every held-out clip gets the same answer (see
+      :data:`COLLAPSED_SHARE`).
+    """
+    flags = []
+    limit = train.get("training", {}).get("epochs")
+    if not train.get("epochs_run"):
+        flags.append("not trained")
+    elif limit and train.get("best_epoch") == limit:
+        flags.append("not converged")
+    held_out = [s for name, s in result["splits"].items() if name != "train"]
+    if any(s.get("top_prediction_share", 0) >= COLLAPSED_SHARE > s.get("top_truth_share", 1)
+           for s in held_out):
+        flags.append("collapsed")
+    return flags
 
 
 def rank_models(board: pd.DataFrame) -> pd.DataFrame:
-    """Order by target, then valid error, then valid macro AUC (higher first), then model id.
+    """Order by target, then valid error, then valid log loss, then model id.
 
-    ``rank`` counts within each target. A missing error or AUC (a split without the classes
-    to define it) ranks after any value.
+    ``rank`` counts within each target, over the models on their dataset's own split; models
+    with a split override (non-empty ``split``) follow their target's ranking, unranked. A
+    missing error or log loss (a split without clips) ranks after any value.
     """
-    order = board.assign(_auc=-board["valid_auc"].astype(float),
+    heldout = board["split"].fillna("").astype(str) != "" if "split" in board else False
+    order = board.assign(_heldout=heldout,
                          _target=board["target"].map(TARGET_ORDER).fillna(len(TARGET_ORDER)))
-    order = order.sort_values(["_target", "valid_error", "_auc", "model"], na_position="last",
-                              kind="stable")
-    ranked = order.drop(columns=["_auc", "_target"]).reset_index(drop=True)
-    ranked.insert(0, "rank", ranked.groupby("target", sort=False).cumcount() + 1)
+    order = order.sort_values(["_target", "_heldout", "valid_error", "valid_log_loss", "model"],
+                              na_position="last", kind="stable")
+    ranked = order.drop(columns=["_heldout", "_target"]).reset_index(drop=True)
+    ranks = ranked[~order["_heldout"].to_numpy()].groupby("target", sort=False).cumcount() + 1
+    ranked.insert(0, "rank", ranks.astype("Int64"))
     return ranked
+
+
+def _split_columns(result: dict, split: str) -> dict:
+    s = result["splits"].get(split, {})
+    return {f"{split}_clips": s.get("clips"), f"{split}_wrong": s.get("wrong"),
+            f"{split}_error": s.get("error"), f"{split}_log_loss": s.get("log_loss")}
 
 
 def write_leaderboard(models: dict[str, dict], models_dir: str, out_csv: str, best_path: str,
                       best_by_target_path: str) -> pd.DataFrame:
-    """Rank every model by valid error, then valid AUC; write the table and the leader's id.
+    """Rank the models of each target; write the table and the leader's id.
 
     Parameters
     ----------
     models : dict
-        Model id -> its config entry (``swept`` holds the values a sweep set).
+        Model id -> its config entry (``swept`` holds the values a sweep set,
+        ``split_scheme`` names a split override).
     models_dir : str
         results/models, holding {model}/evaluation/metrics.json and {model}/train.json.
     out_csv, best_path : str
@@ -52,33 +110,35 @@ def write_leaderboard(models: dict[str, dict], models_dir: str, out_csv: str, be
         folder = Path(models_dir) / model_id
         result = json.loads((folder / METRICS_JSON).read_text())
         train = json.loads((folder / TRAIN_JSON).read_text())
-        valid, test = result["splits"].get("valid", {}), result["splits"].get("test", {})
         rows.append({
             "model": model_id,
+            "target": result["target"],
             "dataset": entry["dataset"],
             "features": entry["features"],
-            "target": result["target"],
             "architecture": entry.get("architecture", {}).get("kind", ""),
-            "valid_error": valid.get("error"),
-            "valid_auc": valid.get("auc_macro"),
-            "test_error": test.get("error"),
-            "test_auc": test.get("auc_macro"),
+            "split": entry.get("split_scheme", ""),
+            "twin": twin_of(model_id, models) or "",
+            **_split_columns(result, "valid"),
+            **_split_columns(result, "test"),
+            "test_f1_micro": result["splits"].get("test", {}).get("f1_micro"),
             "parameters": train.get("parameters"),
             "train_seconds": train.get("wall_time_s"),
             "epochs": train.get("epochs_run"),
-            # trained on part of the data to test generalization (e.g. a held-out sound
-            # font): ranked, but never the model users get by default
-            "split_override": "split" in entry,
+            "best_epoch": train.get("best_epoch"),
+            "epoch_limit": train.get("training", {}).get("epochs"),
+            "flags": "; ".join(model_flags(train, result)),
             **{f"sweep:{k}": v for k, v in entry.get("swept", {}).items()},
         })
     board = rank_models(pd.DataFrame(rows))
+    ranked = board[board["rank"].notna()]
+    if ranked.empty:
+        raise SynthmirError("every model has a split override, so none can be ranked: add "
+                            "one without `split:` to compare them against")
     with atomic_path(out_csv) as tmp:
         board.to_csv(tmp, index=False)
-    eligible = board[~board["split_override"]]
-    eligible = eligible if len(eligible) else board
     with atomic_path(best_path) as tmp:
-        tmp.write_text(eligible["model"].iloc[0] + "\n")
-    leaders = eligible.groupby("target", sort=False)["model"].first().to_dict()
+        tmp.write_text(ranked["model"].iloc[0] + "\n")
+    leaders = ranked.groupby("target", sort=False)["model"].first().to_dict()
     with atomic_path(best_by_target_path) as tmp:
         tmp.write_text(json.dumps(leaders, indent=1) + "\n")
     return board

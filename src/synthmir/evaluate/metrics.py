@@ -24,6 +24,9 @@ from synthmir.music import pitch_class_matrix
 log = logging.getLogger(__name__)
 # Mistakes listed per held-out split in the report, most confident first.
 MISCLASSIFIED_PER_SPLIT = 8
+# Probabilities are clipped to [EPS, 1 - EPS] for the log loss, so one certain mistake costs
+# about 34.5 nats instead of infinity.
+EPS = 1e-15
 # Clip attributes whose per-value errors go into metrics.json (multi-label adds chord columns).
 BREAKDOWN_COLUMNS = ("soundfont",)
 MULTILABEL_BREAKDOWN_COLUMNS = ("n_notes", "chord", "soundfont")
@@ -81,6 +84,26 @@ def _per_class(report: dict, labels: list[str]) -> dict:
     return {name: {k: float(v) for k, v in report[name].items()} for name in labels}
 
 
+def _set_texts(indicators: np.ndarray) -> list[str]:
+    """Each row of a 0/1 (clips, classes) matrix as its class indices, e.g. "0 4 7"."""
+    return [" ".join(map(str, np.flatnonzero(row))) for row in indicators]
+
+
+def _spread(true_keys: list, predicted_keys: list) -> dict:
+    """How often the most common prediction (and the most common truth) occurs, as fractions.
+
+    A model that gives (nearly) every clip the same answer while the truth varies has
+    collapsed; the report flags it from these two numbers.
+    """
+    def top(keys: list) -> tuple[str, float]:
+        values, counts = np.unique(np.asarray(keys, dtype=str), return_counts=True)
+        return str(values[counts.argmax()]), float(counts.max() / len(keys))
+
+    predicted, predicted_share = top(predicted_keys)
+    return {"top_prediction": predicted, "top_prediction_share": predicted_share,
+            "top_truth_share": top(true_keys)[1]}
+
+
 def single_label_metrics(y_true: np.ndarray, probabilities: np.ndarray, labels: list[str]
                          ) -> dict:
     """Metrics of a softmax classifier on one split.
@@ -98,12 +121,18 @@ def single_label_metrics(y_true: np.ndarray, probabilities: np.ndarray, labels: 
     report = skm.classification_report(y_true, predicted, labels=classes, target_names=labels,
                                        output_dict=True, zero_division=0)
     accuracy = float(skm.accuracy_score(y_true, predicted))
+    p_true = np.clip(probabilities[np.arange(len(y_true)), y_true], EPS, 1)
     return {
         "clips": int(len(y_true)),
+        "wrong": int((predicted != y_true).sum()),
         "accuracy": accuracy,
         "error": 1 - accuracy,
+        # Mean -log p(true class), nats; and the multi-class Brier score (sum over classes).
+        "log_loss": float(-np.log(p_true).mean()),
+        "brier": float(((probabilities - one_hot) ** 2).sum(axis=1).mean()),
         "auc_macro": _safe_auc(one_hot, probabilities, "macro"),
         "auc_micro": _safe_auc(one_hot, probabilities, "micro"),
+        **_spread([labels[k] for k in y_true], [labels[k] for k in predicted]),
         "per_class": _per_class(report, labels),
         "confusion": skm.confusion_matrix(y_true, predicted, labels=classes).tolist(),
     }
@@ -126,15 +155,21 @@ def multi_label_metrics(y_true: np.ndarray, probabilities: np.ndarray, labels: l
     report = skm.classification_report(y_true, predicted, labels=list(range(len(labels))),
                                        target_names=labels, output_dict=True, zero_division=0)
     exact = float(skm.accuracy_score(y_true, predicted))
+    p = np.clip(probabilities.astype(np.float64), EPS, 1 - EPS)
     return {
         "clips": int(len(y_true)),
+        "wrong": int((predicted != y_true).any(axis=1).sum()),
         "exact_match": exact,
         "error": 1 - exact,
+        # Binary cross-entropy (nats) and squared error, averaged over clips and the outputs.
+        "log_loss": float(-(y_true * np.log(p) + (1 - y_true) * np.log(1 - p)).mean()),
+        "brier": float(((probabilities - y_true) ** 2).mean()),
         "hamming_loss": float(skm.hamming_loss(y_true, predicted)),
         "f1_micro": float(skm.f1_score(y_true, predicted, average="micro", zero_division=0)),
         "f1_macro": float(skm.f1_score(y_true, predicted, average="macro", zero_division=0)),
         "auc_macro": _safe_auc(y_true, probabilities, "macro"),
         "auc_micro": _safe_auc(y_true, probabilities, "micro"),
+        **_spread(_set_texts(y_true), _set_texts(predicted)),
         "per_class": _per_class(report, labels),
     }
 
@@ -165,10 +200,12 @@ def error_breakdown(clips: pd.DataFrame, y_true: np.ndarray, probabilities: np.n
         mask = (clips[column] == key).to_numpy()
         if threshold is None:
             wrong = probabilities[mask].argmax(axis=1) != y_true[mask]
-            out[str(key)] = {"clips": int(mask.sum()), "error": float(wrong.mean())}
+            out[str(key)] = {"clips": int(mask.sum()), "wrong": int(wrong.sum()),
+                             "error": float(wrong.mean())}
         else:
             m = multi_label_metrics(y_true[mask], probabilities[mask], labels, threshold)
-            out[str(key)] = {k: m[k] for k in ("clips", "error", "hamming_loss", "f1_micro")}
+            out[str(key)] = {k: m[k] for k in ("clips", "wrong", "error", "hamming_loss",
+                                                "f1_micro")}
     return out
 
 
@@ -180,8 +217,8 @@ def _prediction_table(clips: pd.DataFrame, probabilities: np.ndarray, labels: li
     if threshold is not None:
         y = pitch_class_matrix(clips["pitch_classes"]).astype(bool)
         predicted = probabilities >= threshold
-        table["true"] = [" ".join(map(str, np.flatnonzero(row))) for row in y]
-        table["predicted"] = [" ".join(map(str, np.flatnonzero(row))) for row in predicted]
+        table["true"] = _set_texts(y)
+        table["predicted"] = _set_texts(predicted)
         table["correct"] = (predicted == y).all(axis=1)
         # 0.5 + the margin of the least sure of the 12 yes/no decisions (0.5 + |p - 0.5|
         # at the default threshold), so the most confident mistakes sort first.
@@ -274,11 +311,12 @@ def evaluate_model(model_dir: str, features_h5: str, splits_csv: str, dataset_di
     result["misclassified"] = most_confident_mistakes(predictions)
     result["dataset_dir"] = dataset_dir
     train = json.loads((Path(model_dir) / TRAIN_JSON).read_text())
-    write_model_plots(model_dir, predictions, result, features_h5, train.get("best_epoch"))
+    write_model_plots(model_dir, predictions, result, features_h5, train)
     with atomic_path(Path(model_dir) / PREDICTIONS_CSV) as tmp:
         predictions.to_csv(tmp, index=False)
     with atomic_path(Path(model_dir) / METRICS_JSON) as tmp:
         tmp.write_text(json.dumps(result, indent=1))
     for split, m in result["splits"].items():
-        log.info("%s: error %.4f, macro AUC %s", split, m["error"], m["auc_macro"])
+        log.info("%s: error %.4f (%d of %d clips), log loss %.4f", split, m["error"],
+                 m["wrong"], m["clips"], m["log_loss"])
     return result

@@ -1,35 +1,26 @@
-"""Evaluation plots, written as PNG (for the HTML report) and SVG (for papers)."""
+"""Evaluation plots of one model, written as PNG (for the HTML report) and SVG (for papers).
+
+This module draws the learning curves, confusion matrices and example pitchgrams, and
+:func:`write_model_plots` draws every plot of a model; where it errs is drawn by
+:mod:`~synthmir.evaluate.error_plots`, how far its probabilities hold by
+:mod:`~synthmir.evaluate.probability_plots`.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+import pandas as pd
+from matplotlib.ticker import MaxNLocator
 
-matplotlib.use("Agg")  # no display on cluster nodes and CI
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from matplotlib.ticker import MaxNLocator  # noqa: E402
+from synthmir.evaluate import error_plots, probability_plots
+from synthmir.evaluate.figures import plt, save
+from synthmir.layout import HISTORY_CSV, PLOTS
 
-from synthmir.layout import HISTORY_CSV, PLOTS, atomic_path  # noqa: E402
-from synthmir.learn.splits import HELD_OUT  # noqa: E402
-
-# Modest resolution keeps the self-contained report small; the SVGs are for print.
-PNG_DPI = 90
-# Error-vs-attribute plots use at most this many bins of a whole-number width.
-MAX_BINS = 16
-BIN_WIDTHS = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32)
 # Example pitchgrams per class; classes beyond the limit are left out of the grid.
 EXAMPLES_PER_CLASS = 3
 MAX_EXAMPLE_CLASSES = 16
-
-
-def _save(fig: plt.Figure, folder: Path, name: str) -> None:
-    for suffix in ("png", "svg"):
-        with atomic_path(folder / f"{name}.{suffix}") as tmp:
-            fig.savefig(tmp, dpi=PNG_DPI, bbox_inches="tight", format=suffix)
-    plt.close(fig)
 
 
 def learning_curves(history: pd.DataFrame, folder: Path, best_epoch: int | None = None) -> None:
@@ -56,7 +47,7 @@ def learning_curves(history: pd.DataFrame, folder: Path, best_epoch: int | None 
     if losses.min() > 0 and losses.max() / losses.min() > 10:  # log only where it helps
         axes[0].set_yscale("log")
     fig.tight_layout()
-    _save(fig, folder, "learning_curves")
+    save(fig, folder, "learning_curves")
 
 
 def confusion_matrices(result: dict, folder: Path) -> None:
@@ -82,81 +73,7 @@ def confusion_matrices(result: dict, folder: Path) -> None:
                     ax.text(j, i, format(value, fmt), ha="center", va="center", fontsize=7,
                             color="white" if value > matrix.max() / 2 else "black")
         fig.tight_layout()
-        _save(fig, folder, f"confusion_{split}")
-
-
-def integer_bins(values: pd.Series, max_bins: int = MAX_BINS) -> pd.Series:
-    """Label each whole-number value with its bin ("48–50"), bins of a round width.
-
-    The width is the smallest of :data:`BIN_WIDTHS` giving at most ``max_bins`` bins, so
-    MIDI pitches bin by semitones, minor thirds, ... octaves. The result is an ordered
-    categorical, so groups sort by pitch.
-    """
-    low, high = int(values.min()), int(values.max())
-    width = next((w for w in BIN_WIDTHS if (high - low) // w + 1 <= max_bins), BIN_WIDTHS[-1])
-    start = values.astype(int) - (values.astype(int) - low) % width
-    names = {s: str(s) if width == 1 else f"{s}–{s + width - 1}"
-             for s in range(low, high + 1, width)}
-    return pd.Series(pd.Categorical(start.map(names), categories=list(names.values()),
-                                    ordered=True), index=values.index)
-
-
-def error_by(predictions: pd.DataFrame, column: str, folder: Path) -> None:
-    """Mistakes of valid+test clips against one clip attribute: counts and rate.
-
-    Whole-number attributes (pitch, velocity) are binned by :func:`integer_bins`.
-    """
-    if column not in predictions:
-        return
-    held_out = predictions[predictions["split"].isin(HELD_OUT) & predictions[column].notna()]
-    if held_out.empty:
-        return
-    key = held_out[column]
-    if pd.api.types.is_numeric_dtype(key) and not pd.api.types.is_bool_dtype(key):
-        key = integer_bins(key)
-    wrong = ~held_out["correct"].astype(bool)
-    # Empty bins stay (as gaps), so the pitch axis is not squeezed.
-    grouped = wrong.groupby(key, observed=False, sort=True).agg(["sum", "mean", "size"])
-    names = [str(k) for k in grouped.index]
-    # Panels stacked, so the figure stays narrow enough for half the report's width.
-    fig, axes = plt.subplots(2, 1, sharex=True, figsize=(min(8.0, 4.0 + 0.3 * len(names)), 4))
-    axes[0].bar(names, grouped["size"], color="#c9d3e3", label="clips")
-    axes[0].bar(names, grouped["sum"], color="tab:red", label="mistakes")
-    axes[0].set_ylabel("clips")
-    axes[0].yaxis.set_major_locator(MaxNLocator(nbins=4, integer=True))
-    axes[0].legend(fontsize=7)
-    axes[0].set_title(f"valid + test ({len(held_out)} clips)", fontsize=9)
-    axes[1].bar(names, grouped["mean"], color="tab:orange")
-    axes[1].set_ylabel("error rate")
-    axes[1].set_ylim(0, 1)
-    axes[1].set_xlabel(column)
-    for ax in axes:
-        ax.grid(axis="y", alpha=0.3)
-    if sum(map(len, names)) > 40:  # labels would overlap side by side
-        axes[1].tick_params(axis="x", labelrotation=60, labelsize=7)
-    fig.tight_layout()
-    _save(fig, folder, f"error_by_{column}")
-
-
-def per_class_f1(result: dict, folder: Path) -> None:
-    """F1 of each output (pitch class) on valid and test, grouped bars."""
-    labels = result["labels"]
-    splits = [s for s in HELD_OUT if s in result["splits"]]
-    if not splits:
-        return
-    fig, ax = plt.subplots(figsize=(8, 2.8))
-    width = 0.8 / len(splits)
-    for k, split in enumerate(splits):
-        per_class = result["splits"][split]["per_class"]
-        ax.bar(np.arange(len(labels)) + k * width, [per_class[n]["f1-score"] for n in labels],
-               width, label=split)
-    ax.set_xticks(np.arange(len(labels)) + width * (len(splits) - 1) / 2, labels)
-    ax.set_ylabel("F1")
-    ax.set_ylim(0, 1)
-    ax.grid(axis="y", alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    _save(fig, folder, "f1_by_pitch_class")
+        save(fig, folder, f"confusion_{split}")
 
 
 def draw_pitchgram(ax: plt.Axes, features: np.ndarray, bin_midi: np.ndarray, kind: str,
@@ -203,21 +120,30 @@ def example_pitchgrams(features_h5: str, predictions: pd.DataFrame, folder: Path
             ax.set_title(f"{label} · {clip['clip_id']} · pitch {clip.get('pitch', '?')}",
                          fontsize=7, color="black" if clip["correct"] else "tab:red")
     fig.tight_layout()
-    _save(fig, folder, "pitchgrams")
+    save(fig, folder, "pitchgrams")
 
 
 def write_model_plots(model_dir: str, predictions: pd.DataFrame, result: dict,
-                      features_h5: str, best_epoch: int | None = None) -> None:
-    """Every plot of one model into {model_dir}/evaluation/plots/ (PNG and SVG)."""
+                      features_h5: str, train: dict) -> None:
+    """Every plot of one model into {model_dir}/evaluation/plots/ (PNG and SVG).
+
+    ``train`` is the model's train.json: a model that trained no epoch (a non-learned
+    baseline) gets no learning curves, whose axes would show nothing but rounding noise.
+    """
     folder = Path(model_dir) / PLOTS
     folder.mkdir(parents=True, exist_ok=True)
-    learning_curves(pd.read_csv(Path(model_dir) / HISTORY_CSV), folder, best_epoch)
+    if train.get("epochs_run"):
+        learning_curves(pd.read_csv(Path(model_dir) / HISTORY_CSV), folder,
+                        train.get("best_epoch"))
     if result["multilabel"]:
-        per_class_f1(result, folder)
+        error_plots.per_class_f1(result, folder)
+        probability_plots.precision_recall(predictions, result, folder)
         columns = ("n_notes", "chord", "pitch", "velocity", "soundfont")
     else:
         confusion_matrices(result, folder)
+        error_plots.per_program_error(predictions, folder)
         example_pitchgrams(features_h5, predictions, folder)
         columns = ("pitch", "velocity", "soundfont")
+    probability_plots.reliability_diagram(predictions, result, folder)
     for column in columns:
-        error_by(predictions, column, folder)
+        error_plots.error_by(predictions, column, folder)

@@ -1,137 +1,47 @@
-"""results/report.html: one self-contained page (plots and audio embedded, no network)."""
+"""results/report.html: one self-contained page (plots and audio embedded, no network).
+
+The page is a list of sections. Each comes from one function of :data:`SECTIONS`, which takes
+the :class:`ReportContext` (config, models, leaderboard, results folder) and returns zero or
+more sections: dicts with ``kind``, ``id`` and ``title`` plus the data their template,
+``templates/section_{kind}.html.j2``, shows. A new section is one function appended to
+:data:`SECTIONS` and one template file. The first section (the summary) sits above the
+table of contents, so the page opens on the results.
+"""
 
 from __future__ import annotations
 
-import base64
 import datetime
-import io
 import json
 import logging
 import platform
 import subprocess
+from collections.abc import Callable
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
-import soundfile as sf
 import yaml
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 from synthmir import __version__, layout
-from synthmir.audio import decode, resample
-from synthmir.errors import SynthmirError
-from synthmir.evaluate.plots import PNG_DPI, draw_pitchgram, plt  # plots selects Agg
+from synthmir.evaluate.dataset_overview import dataset_summary
+from synthmir.evaluate.embed import audio_data_uri, figure_data_uri, png_data_uri
+from synthmir.evaluate.summary import error_cell, summary_rows, sweep_plots, task_tables
 from synthmir.layout import atomic_path
 from synthmir.learn.splits import SPLITS
+from synthmir.music import pitch_class_names
 
 log = logging.getLogger(__name__)
-# Audio in the page is resampled to this rate and Ogg/Vorbis-encoded, so a clip costs kilobytes.
-REPORT_SAMPLE_RATE = 22050
 # Plots and audio embedded per model, in leaderboard order, while their total stays under
-# this; models further down get their tables only (their plots stay in their folder).
+# this; models further down get their tables only (their plots stay in their folder). With
+# the datasets' examples the page stays under 15 MB.
 MEDIA_BUDGET_BYTES = 12_000_000
+# Not drawn for a model that trained no epoch: its curves would be a single point.
+TRAINING_PLOTS = ("learning_curves",)
 # Plots of a model section in page order: key -> (heading, one-line explanation).
 PLOTS = {key: (text["title"], text["caption"]) for key, text in yaml.safe_load(
     resources.files("synthmir.evaluate").joinpath("templates/plots.yaml").read_text()).items()}
-DATASET_TABLE_COLUMNS = ("family", "soundfont", "n_notes", "chord")
-
-
-def png_data_uri(path: Path) -> str:
-    return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode()
-
-
-def audio_data_uri(path: Path) -> str:
-    """The clip as a small embedded Ogg/Vorbis file (mono, :data:`REPORT_SAMPLE_RATE`)."""
-    try:
-        audio, rate = decode(path)
-    except SynthmirError as exc:
-        raise SynthmirError(f"cannot read clip {path} for the report: {exc}; rerun the "
-                            "render rule (snakemake --forcerun render_shard)") from exc
-    audio = resample(audio, rate, REPORT_SAMPLE_RATE)
-    buffer = io.BytesIO()
-    sf.write(buffer, np.clip(audio, -1, 1), REPORT_SAMPLE_RATE, format="OGG", subtype="VORBIS")
-    return "data:audio/ogg;base64," + base64.b64encode(buffer.getvalue()).decode()
-
-
-def figure_data_uri(fig: plt.Figure) -> str:
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=PNG_DPI, bbox_inches="tight")
-    plt.close(fig)
-    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
-
-
-def _count_table(clips: pd.DataFrame, column: str) -> dict:
-    """Clips per value of ``column`` and split, with totals: {columns, rows}."""
-    counts = pd.crosstab(clips[column], clips["split"], margins=True, margins_name="all")
-    splits = [s for s in SPLITS if s in counts] + ["all"]
-    counts = counts[splits]
-    return {"name": column, "columns": splits,
-            "rows": [(str(k), [int(v) for v in row]) for k, row in counts.iterrows()]}
-
-
-def _example_pitchgrams(features_h5: Path, clip_ids: list[str]) -> list[str]:
-    """One small pitchgram image (data URI) per clip."""
-    from synthmir.features.store import FeatureStore
-
-    with FeatureStore(str(features_h5)) as store:
-        row_of = {clip: k for k, clip in enumerate(store.clip_ids)}
-        seconds_per_frame = store.params.hop / max(store.sample_rate or 0, 1)
-        images = []
-        for clip in clip_ids:
-            fig, ax = plt.subplots(figsize=(2.6, 1.7))
-            draw_pitchgram(ax, store[row_of[clip]], store.bin_midi, store.params.kind,
-                           seconds_per_frame)
-            images.append(figure_data_uri(fig))
-    return images
-
-
-def dataset_summary(name: str, root: Path, features_h5: Path | None) -> dict:
-    """Counts per family / sound font / split, pitch and velocity histograms, examples.
-
-    Parameters
-    ----------
-    name : str
-        The dataset entry.
-    root : Path
-        The workflow's working directory (data/{name}: clips.csv, splits.csv, the audio).
-    features_h5 : Path or None
-        A feature file of the dataset for the example pitchgrams (None: audio only).
-    """
-    dataset_dir = root / layout.dataset_dir(name)
-    clips = pd.read_csv(root / layout.clips_csv(name), dtype={"clip_id": str})
-    splits_csv = root / layout.splits_csv(name)
-    if splits_csv.exists():
-        splits = pd.read_csv(splits_csv, dtype={"clip_id": str})[["clip_id", "split"]]
-        clips = clips.merge(splits, on="clip_id", how="left")
-    else:
-        clips["split"] = "unsplit"
-    clips["split"] = clips["split"].fillna("unsplit")
-    fig, axes = plt.subplots(1, 2, figsize=(9, 2.4))
-    low, high = int(clips["pitch"].min()), int(clips["pitch"].max())
-    axes[0].hist(clips["pitch"], bins=np.arange(low, high + 2) - 0.5, color="tab:blue")
-    axes[0].set_xlabel("MIDI pitch (lowest note)")
-    low, high = int(clips["velocity"].min()), int(clips["velocity"].max())
-    axes[1].hist(clips["velocity"], bins=np.arange(low, high + 5, 4) - 0.5, color="tab:green")
-    axes[1].set_xlabel("MIDI velocity")
-    for ax in axes:
-        ax.set_ylabel("clips")
-        ax.grid(axis="y", alpha=0.3)
-    fig.tight_layout()
-    tables = [_count_table(clips, c) for c in DATASET_TABLE_COLUMNS
-              if c in clips and clips[c].nunique() > 1]
-    if not tables:  # every count table also gives the clips per split; one is needed
-        tables = [_count_table(clips.assign(dataset=name), "dataset")]
-    group_by = "family" if clips["family"].nunique() > 1 else "chord"
-    firsts = clips.sort_values("clip_id").groupby(group_by, sort=True).head(1)
-    images = (_example_pitchgrams(features_h5, firsts["clip_id"].tolist())
-              if features_h5 is not None else [None] * len(firsts))
-    examples = [{"label": row[group_by], "clip_id": row["clip_id"], "name": row["name"],
-                 "pitch": row["pitch"], "soundfont": row["soundfont"], "pitchgram": image,
-                 "audio": audio_data_uri(dataset_dir / row["file"])}
-                for (_, row), image in zip(firsts.iterrows(), images, strict=True)]
-    return {"name": name, "clips": len(clips), "group_by": group_by, "tables": tables,
-            "histograms": figure_data_uri(fig), "examples": examples}
 
 
 def flat_settings(entry: dict, prefix: str = "") -> dict[str, str]:
@@ -145,23 +55,67 @@ def flat_settings(entry: dict, prefix: str = "") -> dict[str, str]:
     return flat
 
 
-def model_section(model_id: str, model_dir: Path, entry: dict) -> dict:
+def _wrong(metrics: dict) -> int:
+    """Clips wrong in a split or group; from the error where a metrics.json kept up to date by
+    ``snakemake --touch`` predates the count."""
+    return metrics["wrong"] if "wrong" in metrics else round(metrics["error"] * metrics["clips"])
+
+
+def split_rows(result: dict) -> list[dict]:
+    """One row per split of a model: clips, error with its interval, losses, F1."""
+    keys = ("log_loss", "brier", "hamming_loss", "f1_micro", "f1_macro")
+    return [{"split": name, "clips": s["clips"], "error": error_cell(_wrong(s), s["clips"]),
+             **{k: s.get(k) for k in keys}} for name, s in result["splits"].items()]
+
+
+def breakdown_tables(by: dict) -> list[dict]:
+    """Error per group of a clip attribute (sound font, chord size, ...), with intervals."""
+    return [{"column": column, "rows": [
+        {"key": key, "clips": g["clips"], "error": error_cell(_wrong(g), g["clips"]),
+         "hamming_loss": g.get("hamming_loss"), "f1_micro": g.get("f1_micro")}
+        for key, g in groups.items()]} for column, groups in by.items()]
+
+
+def _named_set(text) -> str:
+    """Pitch classes written as integers ("0 4 7") as note names ("C E G")."""
+    pcs = [int(pc) for pc in str(text or "").split()]
+    return pitch_class_names(pcs) or "none"
+
+
+def _threshold_text(threshold) -> str | None:
+    """A multi-label model's decision threshold: "0.43", or "per pitch class"."""
+    if threshold is None:
+        return None
+    values = set(threshold) if isinstance(threshold, list) else {threshold}
+    return f"{values.pop():.2f}" if len(values) == 1 else "per pitch class"
+
+
+def model_section(model_id: str, model_dir: Path, entry: dict, flags: list[str] = ()) -> dict:
     """Everything the page shows about one model, plots and audio embedded."""
     result = json.loads((model_dir / layout.METRICS_JSON).read_text())
     train = json.loads((model_dir / layout.TRAIN_JSON).read_text())
     plots_dir = model_dir / layout.PLOTS
+    skip = TRAINING_PLOTS if not train.get("epochs_run") else ()
     plots = [{"key": key, "title": title, "caption": caption,
               "uri": png_data_uri(plots_dir / f"{key}.png")}
-             for key, (title, caption) in PLOTS.items() if (plots_dir / f"{key}.png").exists()]
+             for key, (title, caption) in PLOTS.items()
+             if key not in skip and (plots_dir / f"{key}.png").exists()]
     dataset_dir = Path(result["dataset_dir"])
-    mistakes = [{**m, "audio": audio_data_uri(dataset_dir / m["file"])}
-                for m in result["misclassified"]]
+    mistakes = []
+    for m in result["misclassified"]:
+        if result["multilabel"]:
+            m = {**m, "true": _named_set(m["true"]), "predicted": _named_set(m["predicted"])}
+        mistakes.append({**m, "audio": audio_data_uri(dataset_dir / m["file"])})
     held_out = [s for s in reversed(SPLITS) if s in result["splits"]]
+    per_class_split = held_out[0] if held_out else None
     return {"id": model_id, "result": result, "train": train, "plots": plots,
+            "threshold": _threshold_text(result.get("threshold")),
+            "flags": list(flags), "splits": split_rows(result),
+            "breakdown": (breakdown_tables(result["splits"][per_class_split].get("by", {}))
+                          if per_class_split else []),
             "mistakes": mistakes, "summary": (model_dir / layout.SUMMARY_TXT).read_text(),
-            "per_class_split": held_out[0] if held_out else None, "with_media": True,
-            "settings": flat_settings(entry),
-            "plots_dir": str(plots_dir)}
+            "per_class_split": per_class_split, "with_media": True,
+            "settings": flat_settings(entry), "plots_dir": str(plots_dir)}
 
 
 def media_bytes(section: dict) -> int:
@@ -181,8 +135,9 @@ def model_sections(board: pd.DataFrame, models: dict, root: Path,
                    budget: int = MEDIA_BUDGET_BYTES) -> list[dict]:
     """Sections in leaderboard order; media for the leader always, for others within budget."""
     sections, used = [], 0
-    for model_id in board["model"]:
-        section = model_section(model_id, root / layout.model_dir(model_id), models[model_id])
+    for model_id, flags in zip(board["model"], board["flags"], strict=True):
+        section = model_section(model_id, root / layout.model_dir(model_id), models[model_id],
+                                flags.split("; ") if isinstance(flags, str) and flags else [])
         size = media_bytes(section)
         if sections and used + size > budget:
             section = without_media(section)
@@ -222,6 +177,80 @@ def _revision(workflow_dir: Path | None) -> str | None:
         return None
 
 
+@dataclass
+class ReportContext:
+    """What every section function may read.
+
+    Attributes
+    ----------
+    config : dict
+        The workflow configuration.
+    models : dict
+        Model id -> config entry (with ``swept``, ``split_scheme``), as the rules see them.
+    root : Path
+        The workflow's working directory (results/ and data/ under it).
+    board : pandas.DataFrame
+        results/leaderboard.csv.
+    best : str
+        The overall leader (results/best_model).
+    workflow_dir : Path or None
+        The workflow's checkout, for its git revision.
+    """
+
+    config: dict
+    models: dict
+    root: Path
+    board: pd.DataFrame
+    best: str
+    workflow_dir: Path | None = None
+
+
+def summary_section(ctx: ReportContext) -> list[dict]:
+    """The summary: per task the best model and the runner-up, then generalization rows."""
+    return [{"kind": "summary", "id": "summary", "title": "Summary",
+             "rows": summary_rows(ctx.board, ctx.root)}]
+
+
+def task_sections(ctx: ReportContext) -> list[dict]:
+    """One ranked table per task, with a plot per sweep."""
+    plots = sweep_plots(ctx.board, ctx.models, figure_data_uri)
+    return [{**table, "kind": "task", "id": f"task-{table['target']}",
+             "sweep_plots": plots.get(table["target"], [])} for table in task_tables(ctx.board)]
+
+
+def datasets_section(ctx: ReportContext) -> list[dict]:
+    """Counts, histograms and examples of every dataset."""
+    features_of = {}
+    for entry in ctx.models.values():
+        features_of.setdefault(entry["dataset"], entry["features"])
+    datasets = []
+    for name in ctx.config["datasets"]:
+        h5 = (ctx.root / layout.features_h5(name, features_of[name])
+              if name in features_of else None)
+        datasets.append(dataset_summary(name, ctx.root, h5 if h5 and h5.exists() else None))
+    return [{"kind": "datasets", "id": "datasets", "title": "Datasets", "datasets": datasets}]
+
+
+def models_section(ctx: ReportContext) -> list[dict]:
+    """Every model in leaderboard order: tables, plots, mistakes to listen to, settings."""
+    return [{"kind": "models", "id": "models", "title": "Models one by one",
+             "models": model_sections(ctx.board, ctx.models, ctx.root),
+             "budget_mb": MEDIA_BUDGET_BYTES / 1e6}]
+
+
+def provenance_section(ctx: ReportContext) -> list[dict]:
+    """Versions, revision and configuration the page was built from."""
+    return [{"kind": "provenance", "id": "provenance", "title": "How this was produced",
+             "versions": _versions(),
+             "revision": _revision(ctx.workflow_dir),
+             "config_yaml": yaml.safe_dump(ctx.config, sort_keys=False)}]
+
+
+#: The page, top to bottom: each function returns its sections (see the module docstring).
+SECTIONS: list[Callable[[ReportContext], list[dict]]] = [
+    summary_section, task_sections, datasets_section, models_section, provenance_section]
+
+
 def _number(kind: str):
     def fmt(value) -> str:
         if value is None or value != value:
@@ -231,7 +260,7 @@ def _number(kind: str):
 
 
 def render_report(**context) -> str:
-    """The page from its parts (see :func:`write_report` for what they are)."""
+    """The page from its parts: ``sections``, ``best``, ``date``, ``version``."""
     env = Environment(loader=PackageLoader("synthmir.evaluate"), autoescape=select_autoescape(),
                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     env.filters["pct"] = _number("pct")
@@ -263,26 +292,16 @@ def write_report(config: dict, models: dict, out_html: str, root: str = ".",
         Size of the page, bytes.
     """
     root = Path(root)
-    board = pd.read_csv(root / layout.LEADERBOARD_CSV)
-    best = (root / layout.BEST_MODEL).read_text().strip()
-    features_of = {}
-    for entry in models.values():
-        features_of.setdefault(entry["dataset"], entry["features"])
-    datasets = []
-    for name in config["datasets"]:
-        h5 = root / layout.features_h5(name, features_of[name]) if name in features_of else None
-        datasets.append(dataset_summary(name, root, h5 if h5 and h5.exists() else None))
-    sections = model_sections(board, models, root)
+    ctx = ReportContext(config=config, models=models, root=root,
+                        board=pd.read_csv(root / layout.LEADERBOARD_CSV),
+                        best=(root / layout.BEST_MODEL).read_text().strip(),
+                        workflow_dir=Path(workflow_dir) if workflow_dir else None)
+    sections = [section for build in SECTIONS for section in build(ctx)]
     html = render_report(
-        datasets=datasets, board=board.to_dict(orient="records"), columns=list(board.columns),
-        best=best, best_settings=flat_settings(models[best]),
-        models=sections, harmony=[s for s in sections if s["result"].get("multilabel")],
-        config_yaml=yaml.safe_dump(config, sort_keys=False), versions=_versions(),
-        revision=_revision(Path(workflow_dir) if workflow_dir else None),
-        date=datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        budget_mb=MEDIA_BUDGET_BYTES / 1e6,
-    )
+        sections=sections, best=ctx.best, version=__version__,
+        date=datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"))
     with atomic_path(out_html) as tmp:
         tmp.write_text(html, encoding="utf-8")
-    log.info("report: %.2f MB, %d models", len(html.encode()) / 1e6, len(sections))
+    log.info("report: %.2f MB, %d sections, %d models", len(html.encode()) / 1e6,
+             len(sections), len(ctx.board))
     return len(html.encode())

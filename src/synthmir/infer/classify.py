@@ -34,6 +34,9 @@ log = logging.getLogger(__name__)
 
 # Multilabel outputs at or above this count as present unless the model saved its own.
 DEFAULT_THRESHOLD = 0.5
+#: Names the workflow's working directory (where `make report` ran), so the commands find its
+#: models from anywhere; `--workdir` overrides it.
+WORKDIR_ENV = "SYNTHMIR_WORKDIR"
 
 
 @dataclass
@@ -152,7 +155,26 @@ class Classifier:
         return audio
 
 
-def find_model(model: str | os.PathLike | None = None, root: str | os.PathLike = ".",
+def workdir(root: str | os.PathLike | None = None) -> tuple[Path, str]:
+    """The workflow's working directory to find models in, and where that choice came from.
+
+    ``root`` (``--workdir``) when given, else ``$SYNTHMIR_WORKDIR``, else the current directory.
+    """
+    if root is not None:
+        return Path(root), "--workdir"
+    if os.environ.get(WORKDIR_ENV):
+        return Path(os.environ[WORKDIR_ENV]), f"${WORKDIR_ENV}"
+    return Path("."), "the current directory"
+
+
+def _not_found(what: str, root: Path, origin: str) -> SynthmirError:
+    return SynthmirError(
+        f"{what}; looked in {root.resolve()} ({origin}): run `make report` there, point "
+        f"--workdir or {WORKDIR_ENV} at the folder where it ran, or pass --model DIR"
+    )
+
+
+def find_model(model: str | os.PathLike | None = None, root: str | os.PathLike | None = None,
                targets: tuple[str, ...] = ()) -> Path:
     """The model folder to use.
 
@@ -162,8 +184,8 @@ def find_model(model: str | os.PathLike | None = None, root: str | os.PathLike =
         A model folder, or a model id under ``root/results/models``. When omitted, the
         leaderboard's best: the id in ``root/results/best_model``, or with ``targets`` the
         leader of the first of them in ``root/results/best_models.json``.
-    root : str or path
-        The workflow's working directory.
+    root : str or path, optional
+        The workflow's working directory; default as :func:`workdir`.
     targets : tuple of str
         Targets acceptable when picking from the leaderboard (e.g. ``("pitch_classes",)``).
 
@@ -171,31 +193,25 @@ def find_model(model: str | os.PathLike | None = None, root: str | os.PathLike =
     ------
     SynthmirError
         When the folder does not exist or lacks ``model.keras`` / ``preprocessing.json``,
-        or no model predicts any of ``targets``.
+        or no model predicts any of ``targets``; the message says where it looked.
     """
-    root = Path(root)
+    root, origin = workdir(root)
     if model is None and targets:
         leaders_json = root / layout.BEST_MODELS_JSON
         if not leaders_json.is_file():
-            raise SynthmirError(
-                f"no trained model found ({leaders_json} is missing); run `make report` here "
-                "or pass --model DIR"
-            )
+            raise _not_found(f"no trained model found ({layout.BEST_MODELS_JSON} is missing)",
+                             root, origin)
         leaders = json.loads(leaders_json.read_text())
         found = [leaders[t] for t in targets if t in leaders]
         if not found:
-            raise SynthmirError(
-                f"no model predicts {' or '.join(targets)} (leaders: {leaders}); add one to "
-                "the config or pass --model DIR"
-            )
+            raise _not_found(f"no model predicts {' or '.join(targets)} (leaders: {leaders}); "
+                             "add one to the config", root, origin)
         model = found[0]
     if model is None:
         best = root / layout.BEST_MODEL
         if not best.is_file():
-            raise SynthmirError(
-                f"no trained model found ({best} is missing); run `make report` here "
-                "or pass --model DIR"
-            )
+            raise _not_found(f"no trained model found ({layout.BEST_MODEL} is missing)", root,
+                             origin)
         folder = root / layout.model_dir(best.read_text().strip())
     else:
         folder = Path(model)
@@ -206,7 +222,7 @@ def find_model(model: str | os.PathLike | None = None, root: str | os.PathLike =
     if missing:
         raise SynthmirError(
             f"{folder} is not a trained model folder (lacks {', '.join(missing)}); pass "
-            "--model with a folder under results/models/"
+            f"--model with a folder under {(root / layout.MODELS).resolve()} or a model id there"
         )
     return folder
 
@@ -329,12 +345,13 @@ def audio_files(paths: list[str | os.PathLike]) -> list[Path]:
 
 
 def load_for_task(model: str | os.PathLike | None, task: str | None = None,
-                  targets: tuple[str, ...] = (), root: str | os.PathLike = ".") -> Classifier:
+                  targets: tuple[str, ...] = (), root: str | os.PathLike | None = None
+                  ) -> Classifier:
     """Load a model, or the leaderboard's best for a task, and check that it does the task.
 
     ``task`` names what is recognised (e.g. "harmony"), ``targets`` the model targets that
     do it (e.g. ``("pitch_classes",)``); with neither, any model (without ``model``, the
-    leaderboard's overall leader).
+    leaderboard's overall leader). ``root`` is the working directory (see :func:`workdir`).
 
     Raises
     ------

@@ -8,7 +8,9 @@ This module turns them into a timeline:
   :class:`Segment` s;
 - :func:`timeline_midi` writes one note per active pitch class per segment,
   :func:`write_timeline_csv` the table with a chord name per segment (:func:`chord_name`,
-  from music21).
+  from music21);
+- :func:`label_timeline` does the same for a single-label (instrument) model: the most
+  probable class of every hop, runs of the same class merged.
 
 Pitch classes are integers 0 (C) .. 11 (B) throughout.
 """
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import csv
 import functools
+import io
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -134,6 +137,51 @@ def transcribe(classifier: Classifier, audio: np.ndarray, sample_rate: int,
                       windows.ends)
 
 
+@dataclass(frozen=True)
+class LabelSegment:
+    """A stretch of audio with one most probable class (``label`` "" where it is silent).
+
+    start, end : seconds; probability : the class's mean probability over the stretch.
+    """
+
+    start: float
+    end: float
+    label: str
+    probability: float
+
+
+def label_timeline(classifier: Classifier, audio: np.ndarray, sample_rate: int,
+                   hop_seconds: float) -> list[LabelSegment]:
+    """What a single-label model hears over a recording: its answer for every hop, merged.
+
+    Each hop is classified from one model window of audio ending where the hop ends (see
+    :func:`synthmir.infer.windows.predict_windows`), so an answer lags a change by up to one
+    window; consecutive hops with the same answer form one segment.
+
+    Raises
+    ------
+    SynthmirError
+        For a multi-label model, and as :func:`~synthmir.infer.windows.predict_windows`.
+    """
+    if classifier.predictor.multilabel:
+        raise SynthmirError(f"model {classifier.model_id} predicts pitch classes; "
+                            "use its chord timeline (transcribe) instead")
+    window_s = classifier.window_samples / classifier.sample_rate
+    windows = predict_windows(classifier, audio, sample_rate, hop_seconds, window_s)
+    names = classifier.predictor.label_names
+    best = windows.probabilities.argmax(axis=1)
+    labels = ["" if silent else names[k] for k, silent in zip(best, windows.silent, strict=True)]
+    segments: list[LabelSegment] = []
+    first = 0
+    for i in range(1, len(labels) + 1):
+        if i == len(labels) or labels[i] != labels[first]:
+            mean = float(windows.probabilities[first:i, best[first]].mean())
+            segments.append(LabelSegment(float(windows.starts[first]), float(windows.ends[i - 1]),
+                                         labels[first], 0.0 if not labels[first] else mean))
+            first = i
+    return segments
+
+
 def timeline_midi(segments: Sequence[Segment], octave: int = DEFAULT_OCTAVE,
                   velocity: int = DEFAULT_VELOCITY, program: int = 0) -> mido.MidiFile:
     """A type-0 MIDI file with one note per active pitch class of every segment.
@@ -184,6 +232,13 @@ def write_timeline_midi(segments: Sequence[Segment], path: str | os.PathLike,
                         octave: int = DEFAULT_OCTAVE) -> None:
     """Write :func:`timeline_midi` of ``segments`` to ``path`` (atomically)."""
     write_midi(timeline_midi(segments, octave), path)
+
+
+def timeline_midi_bytes(segments: Sequence[Segment], octave: int = DEFAULT_OCTAVE) -> bytes:
+    """:func:`timeline_midi` of ``segments`` as the bytes of a .mid file (for downloads)."""
+    buffer = io.BytesIO()
+    timeline_midi(segments, octave).save(file=buffer)
+    return buffer.getvalue()
 
 
 def read_timeline_midi(path: str | os.PathLike) -> list[Segment]:

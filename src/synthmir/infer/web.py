@@ -26,6 +26,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from synthmir import __version__
 from synthmir.errors import SynthmirError
 from synthmir.infer.classify import Classifier, classify, classify_source
+from synthmir.infer.web_timelines import (
+    CHORDS_PATH,
+    TIMELINE_PATH,
+    HarmonyModel,
+    add_timeline_routes,
+)
 
 log = logging.getLogger(__name__)
 
@@ -135,7 +141,9 @@ def _warm_up(classifier: Classifier) -> None:
 
 
 def create_app(model_dir: str | os.PathLike,
-               max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES) -> FastAPI:
+               max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
+               harmony_model: str | os.PathLike | None = None,
+               workdir: str | os.PathLike | None = None) -> FastAPI:
     """Build the web app for one model.
 
     Parameters
@@ -144,12 +152,18 @@ def create_app(model_dir: str | os.PathLike,
         A model folder (``model.keras``, ``preprocessing.json``); loaded once, at startup.
     max_upload_bytes : int
         Largest audio upload accepted, bytes; larger ones get 413 without being read.
+    harmony_model : str or path, optional
+        The model for chord timelines; default: the leaderboard's best harmony model in
+        ``workdir``, if any. Loaded on first use.
+    workdir : str or path, optional
+        The workflow's working directory (see :func:`synthmir.infer.classify.workdir`).
 
     Returns
     -------
     fastapi.FastAPI
-        Routes: ``GET /`` (the page), ``POST /api/v1/predict``, ``GET /healthz``, and
-        FastAPI's ``/docs`` and ``/openapi.json``.
+        Routes: ``GET /`` (the page), ``POST /api/v1/predict``, ``GET /healthz``, the
+        timeline routes of :mod:`synthmir.infer.web_timelines`, and FastAPI's ``/docs`` and
+        ``/openapi.json``.
     """
     model_dir = Path(model_dir)
 
@@ -171,8 +185,9 @@ def create_app(model_dir: str | os.PathLike,
         responses={413: {"model": ErrorResponse}, 400: {"model": ErrorResponse},
                    422: {"model": ErrorResponse}},
     )
-    app.add_middleware(UploadLimit, path=PREDICT_PATH,
-                       max_body=max_upload_bytes + MULTIPART_SLACK)
+    for path in (PREDICT_PATH, CHORDS_PATH, TIMELINE_PATH):
+        app.add_middleware(UploadLimit, path=path, max_body=max_upload_bytes + MULTIPART_SLACK)
+    add_timeline_routes(app, HarmonyModel(harmony_model, workdir), max_upload_bytes, _too_large)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -51,7 +51,9 @@ $(STAMP): pyproject.toml
 # Its packages (chromium) are in NEEDED_PACKAGES whenever it, or `test`, is a goal.
 setup-test: setup
 
+# A run killed earlier (kill -9, OOM, power cut) left its lock: lift it when nothing runs here.
 report: setup
+	$(BIN)/python -m synthmir.workflow_lock
 	$(BIN)/snakemake -j$(JOBS) results/report.html
 
 test: setup-test

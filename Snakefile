@@ -1,15 +1,19 @@
 # synthmir: General MIDI -> audio -> pitchgrams -> Keras models -> results/report.html
-from snakemake.utils import min_version, validate
+from snakemake.utils import min_version
+
+from synthmir.config_checks import check_files, refuse_config_errors
 
 min_version("9.0")
+
+# A bad config file stops here, with its line and column (Snakemake's message has neither).
+with refuse_config_errors():
+    check_files("config/config.yaml", *workflow.configfiles)
 
 
 configfile: "config/config.yaml"
 
 
-validate(config, "config/config.schema.yaml")
-
-
+# Checks the config against config/config.schema.yaml, fills in its defaults, expands sweeps.
 include: "rules/common.smk"
 
 

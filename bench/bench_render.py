@@ -26,7 +26,7 @@ import soundfile as sf
 import yaml
 
 from synthmir.audio import write_audio
-from synthmir.data.clips import dataset_settings
+from synthmir.config import complete
 from synthmir.data.instruments import measure_playable
 from synthmir.data.render import merge_manifests, render_shard
 from synthmir.layout import atomic_path
@@ -90,7 +90,7 @@ def main() -> None:
     args = parser.parse_args()
 
     config = yaml.safe_load(Path(args.config).read_text())
-    cfg = dataset_settings({**config["datasets"][args.dataset], "shards": args.processes})
+    cfg = complete("dataset", {**config["datasets"][args.dataset], "shards": args.processes})
     soundfonts = config["soundfonts"]
     sr = int(cfg["sample_rate"])
     load_before = os.getloadavg()[0]

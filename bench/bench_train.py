@@ -42,7 +42,7 @@ BASELINE_TRAINING = {
 }
 MODELS = {
     "baseline": {"architecture": {"kind": "baseline"}, "training": BASELINE_TRAINING},
-    # Empty sections: every option at the library's defaults, i.e. the recommended model.
+    # Empty sections: every option at the schema's defaults, i.e. the recommended model.
     "default": {"architecture": {"kind": "pitchconv"}, "training": {}},
 }
 

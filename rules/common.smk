@@ -3,39 +3,35 @@
 # is "data/{dataset}/clips.csv".
 import csv
 import os
+from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
 
 from synthmir import layout
-from synthmir.config import canonical, check_config, evaluation_sets, model_split
-from synthmir.errors import SynthmirError
+from synthmir.code_inputs import library_of
+from synthmir.config_checks import evaluation_sets, model_split, prepare, refuse_config_errors
 
 ENTRY_NAME = "[A-Za-z0-9_][A-Za-z0-9_.-]*"
 
-# Key order in the YAML is not meaningful: params see sorted mappings, so reordering keys
-# reruns nothing.
-_ordered = canonical(dict(config))
-config.clear()
-config.update(_ordered)
-
-try:
-    MODELS = check_config(config)
+# Checked, completed (keys sorted, so reordering keys in the YAML reruns nothing), and the
+# models' sweeps expanded; a bad config stops here, before any job, with one line.
+with refuse_config_errors():
+    MODELS = prepare(config)
     EVALUATIONS = evaluation_sets(config)
-except SynthmirError as err:
-    raise WorkflowError(str(err)) from None
 
 
-def library(*modules):
-    """Library files a job runs, as inputs, so editing one reruns exactly its stages.
+def library(script):
+    """workflow_scripts/{script}.py and the library files it runs (found from its imports, see
+    synthmir.code_inputs), as inputs: editing one reruns exactly the rules that run it.
 
-    ``modules`` are paths under src/synthmir/: every module the rule's library function
-    imports, directly or not (tests/workflow/test_rule_inputs.py checks the lists), except
-    those that cannot change a result (errors.py, logs.py and the package __init__ files).
-    Paths are relative to the working directory, so a copy of the workflow and its working
-    directory side by side plans the same jobs as the original.
+    Snakemake compares an input's checksum when it looks newer, so a fresh clone (every file
+    new) reruns nothing; its own `code` trigger, on script times alone, is off (profile).
+    Paths are relative to the working directory, so a workflow moved together with its
+    working directory, or a copy of both side by side, plans the same jobs as the original.
     """
-    src = os.path.join(workflow.basedir, "src", "synthmir")
-    return [os.path.relpath(os.path.join(src, m)) for m in modules]
+    base = Path(workflow.basedir)
+    path = base / "workflow_scripts" / f"{script}.py"
+    return [os.path.relpath(f) for f in (path, *library_of(path, base / "src"))]
 
 
 def get_dataset(wildcards):
@@ -56,11 +52,16 @@ def get_playable_tables(wildcards):
 
 
 def get_mix_source(wildcards):
-    """Mixed chords read the rendered clips of their source notes dataset."""
+    """Mixed chords read the rendered clips of their source notes dataset, and their audio."""
     dataset = get_dataset(wildcards)
     if dataset.get("chord_source") != "mix":
         return []
-    return [layout.clips_csv(dataset["mix"]["source"])]
+    return [layout.clips_csv(dataset["mix"]["source"]), *dataset_audio(dataset["mix"]["source"])]
+
+
+def dataset_audio(name):
+    """The audio folders of every shard of dataset ``name``."""
+    return [layout.shard_audio_dir(name, k) for k in range(config["datasets"][name]["shards"])]
 
 
 def get_shard_manifests(wildcards):
@@ -104,7 +105,7 @@ def model_files(name):
 def external_pairs():
     """(evaluation, model) for every evaluation set and every model of its target."""
     return [(name, model) for name, entry in EVALUATIONS.items()
-            for model, cfg in MODELS.items() if cfg.get("target", "family") == entry["column"]]
+            for model, cfg in MODELS.items() if cfg["target"] == entry["column"]]
 
 
 def get_evaluation_files(wildcards):

@@ -1,17 +1,9 @@
 # General MIDI table -> measured playable pitches -> MIDI clips rendered by FluidSynth.
 
-# synthmir.data.render and what it runs (drawing clips, MIDI, FluidSynth, audio files).
-RENDER_CODE = library(
-    "data/render.py", "data/clips.py", "data/randomize.py", "data/degrade.py", "data/midi.py",
-    "data/synth.py", "data/instruments.py", "data/gm_instruments.csv", "audio.py", "layout.py",
-)
-
 
 rule playable:
     input:
-        code=library(
-            "data/instruments.py", "data/midi.py", "data/synth.py", "audio.py", "layout.py"
-        ),
+        code=library("playable"),
     output:
         table=layout.playable_csv(),
     params:
@@ -34,7 +26,7 @@ rule render_shard:
     input:
         playable=lambda w: list(get_playable_tables(w).values()),
         mix_source=get_mix_source,
-        code=RENDER_CODE,
+        code=library("render_shard"),
     output:
         manifest=layout.shard_manifest(),
         midi=directory(layout.shard_midi_dir()),
@@ -59,7 +51,7 @@ rule render_shard:
 rule clips:
     input:
         manifests=get_shard_manifests,
-        code=RENDER_CODE,
+        code=library("clips"),
     output:
         clips=layout.clips_csv(),
     conda:

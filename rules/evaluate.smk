@@ -1,22 +1,14 @@
 # Per-model evaluation, the leaderboard across models, and the report page over everything.
 
-# synthmir.evaluate.metrics and what it runs (the saved model, features, plots).
-EVALUATE_CODE = library(
-    "evaluate/metrics.py", "evaluate/plots.py", "evaluate/figures.py", "evaluate/error_plots.py",
-    "evaluate/probability_plots.py", "evaluate/stats.py", "learn/saved_model.py",
-    "learn/layers.py",
-    "learn/splits.py", "features/store.py", "features/pitchgram.py", "audio.py", "music.py",
-    "runtime.py", "layout.py",
-)
-
 
 rule evaluate:
     input:
         unpack(get_model_data),
         model=layout.model_file(layout.MODEL_KERAS),
+        preprocessing=layout.model_file(layout.PREPROCESSING_JSON),
         history=layout.model_file(layout.HISTORY_CSV),
         train=layout.model_file(layout.TRAIN_JSON),
-        code=EVALUATE_CODE,
+        code=library("evaluate"),
     output:
         metrics=layout.model_file(layout.METRICS_JSON),
         predictions=layout.model_file(layout.PREDICTIONS_CSV),
@@ -49,7 +41,7 @@ rule leaderboard:
     input:
         metrics=model_files(layout.METRICS_JSON),
         train=model_files(layout.TRAIN_JSON),
-        code=library("evaluate/leaderboard.py", "layout.py"),
+        code=library("leaderboard"),
     output:
         leaderboard=report(
             layout.LEADERBOARD_CSV,
@@ -74,25 +66,19 @@ rule leaderboard:
 rule report:
     input:
         leaderboard=layout.LEADERBOARD_CSV,
+        best=layout.BEST_MODEL,
         metrics=model_files(layout.METRICS_JSON),
+        train=model_files(layout.TRAIN_JSON),
+        summary=model_files(layout.SUMMARY_TXT),
         plots=model_files(layout.PLOTS),
         clips=[layout.clips_csv(dataset) for dataset in config["datasets"]],
+        splits=[layout.splits_csv(dataset) for dataset in config["datasets"]],
+        # Example clips (and misclassified ones) are embedded as audio.
+        audio=[folder for dataset in config["datasets"] for folder in dataset_audio(dataset)],
         # Example pitchgrams per dataset (from the feature file of its first model).
         features=sorted({layout.features_h5(m["dataset"], m["features"]) for m in MODELS.values()}),
         generalization=layout.GENERALIZATION_JSON,
-        code=library(
-            "evaluate/report.py", "evaluate/summary.py", "evaluate/dataset_overview.py",
-            "evaluate/embed.py", "evaluate/stats.py", "evaluate/figures.py",
-            "evaluate/plots.py", "evaluate/error_plots.py", "evaluate/probability_plots.py",
-            "evaluate/templates/report.html.j2", "evaluate/templates/macros.html.j2",
-            "evaluate/templates/section_summary.html.j2",
-            "evaluate/templates/section_task.html.j2",
-            "evaluate/templates/section_datasets.html.j2",
-            "evaluate/templates/section_models.html.j2",
-            "evaluate/templates/section_provenance.html.j2",
-            "evaluate/templates/plots.yaml", "learn/splits.py", "features/store.py",
-            "features/pitchgram.py", "audio.py", "music.py", "layout.py", "config.py",
-        ),
+        code=library("report"),
     output:
         report=report(
             layout.REPORT_HTML,
@@ -122,11 +108,7 @@ rule evaluate_external:
         unpack(get_evaluation_files),
         model=layout.model_file(layout.MODEL_KERAS),
         preprocessing=layout.model_file(layout.PREPROCESSING_JSON),
-        code=library(
-            "evaluate/external.py", "infer/classify.py", "infer/voting.py",
-            "learn/saved_model.py", "learn/layers.py", "features/pitchgram.py", "audio.py",
-            "music.py", "runtime.py", "layout.py",
-        ),
+        code=library("evaluate_external"),
     output:
         scores=layout.external_result(".json"),
         files=layout.external_result(".csv"),
@@ -151,7 +133,7 @@ rule generalization:
     input:
         predictions=model_files(layout.PREDICTIONS_CSV),
         external=[layout.external_result(".json", e, m) for e, m in external_pairs()],
-        code=library("evaluate/generalization.py", "layout.py"),
+        code=library("generalization"),
     output:
         generalization=layout.GENERALIZATION_JSON,
     params:

@@ -1,15 +1,11 @@
 # Audio shards -> reassigned pitchgrams, one HDF5 part per shard, merged into one file.
 
-# synthmir.features.store and what it runs (pitchgram computation, audio decoding).
-FEATURES_CODE = library(
-    "features/store.py", "features/pitchgram.py", "audio.py", "music.py", "layout.py"
-)
-
 
 rule features_shard:
     input:
         manifest=layout.shard_manifest(),
-        code=FEATURES_CODE,
+        audio=layout.shard_audio_dir(),
+        code=library("features_shard"),
     output:
         part=layout.features_part(),
     params:
@@ -30,7 +26,7 @@ rule features_shard:
 rule features_merge:
     input:
         parts=get_feature_parts,
-        code=FEATURES_CODE,
+        code=library("features_merge"),
     output:
         h5=layout.features_h5(),
     conda:

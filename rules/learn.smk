@@ -4,7 +4,7 @@
 rule splits:
     input:
         clips=layout.clips_csv(),
-        code=library("learn/splits.py", "layout.py"),
+        code=library("splits"),
     output:
         splits=layout.splits_csv(),
     params:
@@ -21,7 +21,7 @@ rule splits:
 rule split_scheme:
     input:
         clips=layout.clips_csv(),
-        code=library("learn/splits.py", "layout.py"),
+        code=library("splits"),
     output:
         splits=layout.splits_csv(scheme="{scheme}"),
     params:
@@ -38,12 +38,7 @@ rule split_scheme:
 rule train:
     input:
         unpack(get_model_data),
-        code=library(
-            "learn/train.py", "learn/models.py", "learn/layers.py", "learn/batches.py",
-            "learn/saved_model.py", "learn/thresholds.py", "learn/splits.py",
-            "features/store.py", "features/pitchgram.py", "audio.py", "music.py",
-            "runtime.py", "layout.py",
-        ),
+        code=library("train"),
     output:
         model=layout.model_file(layout.MODEL_KERAS),
         preprocessing=layout.model_file(layout.PREPROCESSING_JSON),

@@ -17,9 +17,11 @@ TINY_RECORDINGS = "external/recordings"
 @pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory) -> Path:
     """Working directory of a complete `snakemake -j2 results/report.html` on the tiny config
-    (its workflow copy beside it; see tests/snakemake_runs.py)."""
+    (its workflow copy beside it, and the files each job read in ../reads; see
+    tests/snakemake_runs.py)."""
     return finished_run(tmp_path_factory.mktemp("tiny"), TINY_CONFIG, "results/report.html",
-                        prepare=lambda work: write_recordings(work / TINY_RECORDINGS))
+                        prepare=lambda work: write_recordings(work / TINY_RECORDINGS),
+                        record_reads=True)
 
 
 @pytest.fixture(scope="session")

@@ -1,16 +1,18 @@
-"""Audio I/O: decoding any file or bytes to mono, resampling, refusing bad input."""
+"""Audio I/O: decoding any file or bytes to mono, in blocks too, resampling a stream,
+refusing bad input, and keeping decoder noise off stderr."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile as sf
 
-from synthmir.audio import load_audio
-from synthmir.errors import SynthmirError
-from tests.toy_model import SR, sine
+from synthmir.audio import AudioReader, decoder_quiet, load_audio, resample, resample_stream
+from synthmir.errors import AudioTooLong, DegenerateAudio, SynthmirError
+from tests.toy_model import DEGENERATE, DEGENERATE_SUBTYPE, SR, flac_claiming, sine
 
 
 def test_load_audio_mixes_to_mono_and_resamples(tmp_path):
@@ -80,3 +82,57 @@ def test_load_audio_bad_bytes():
         load_audio(b"", SR)
     with pytest.raises(SynthmirError, match="not readable"):
         load_audio(b"RIFF" + bytes(100), SR)
+
+
+def test_a_reader_refuses_too_long_audio_from_its_header():
+    """The FLAC holds 1 s but its header says 10 h: refused before decoding (which would have
+    found it damaged past its first second)."""
+    data = flac_claiming(10 * 3600)
+    with AudioReader(data) as reader:
+        assert reader.info.seconds == pytest.approx(10 * 3600)
+    with pytest.raises(AudioTooLong, match="600.0 min, longer than the 10.0 min"):
+        AudioReader(data, max_seconds=600)
+
+
+def test_a_reader_stops_where_decoding_passes_the_limit(tmp_path):
+    path = tmp_path / "long.wav"
+    sf.write(path, sine(3.0, sr=8000), 8000)
+    with AudioReader(path) as reader:
+        reader._max_frames = 8000  # as if its header had said one second
+        with pytest.raises(AudioTooLong):
+            list(reader.blocks(1000))
+
+
+@pytest.mark.parametrize(("from_sr", "to_sr"), [(48000, 44100), (8000, 44100),
+                                                 (44100, 22050), (44100, 44100)])
+@pytest.mark.parametrize("block", [1000, 65536, 200_001])
+def test_resampling_a_stream_equals_resampling_the_whole(from_sr, to_sr, block):
+    audio = np.random.default_rng(5).normal(0, 0.1, 200_001).astype(np.float32)
+    blocks = [audio[k: k + block] for k in range(0, audio.size, block)]
+    streamed = np.concatenate(list(resample_stream(blocks, from_sr, to_sr)))
+    np.testing.assert_array_equal(streamed, resample(audio, from_sr, to_sr))
+
+
+def test_decoder_noise_stays_off_stderr_and_the_reason_is_right(tmp_path, capfd):
+    """libmpg123 writes to fd 2 about random bytes named .mp3; libsndfile then says the file
+    'does not exist', which it does."""
+    path = tmp_path / "random.mp3"
+    path.write_bytes(np.random.default_rng(2).bytes(200_000))
+    with pytest.raises(SynthmirError, match=r"not readable as WAV, FLAC, OGG or MP3 audio "
+                       r"\(no audio format recognised\)"):
+        AudioReader(path)
+    with decoder_quiet():
+        os.write(2, b"[src/libmpg123/parse.c:1] error: junk\nan unrelated message\n")
+    assert capfd.readouterr().err == "an unrelated message\n"
+
+
+@pytest.mark.parametrize("name", sorted(DEGENERATE))
+def test_check_samples_and_load_audio_refuse_what_is_no_recording(tmp_path, name):
+    audio, problem = DEGENERATE[name]
+    path = tmp_path / "x.wav"
+    sf.write(path, audio, SR, subtype=DEGENERATE_SUBTYPE)
+    if "shorter" in problem:  # the length is judged against the model's frame
+        assert load_audio(path, SR).size == audio.size
+        return
+    with pytest.raises(DegenerateAudio, match=problem):
+        load_audio(path, SR)

@@ -2,8 +2,8 @@
 
 data and features use only the shared modules; learn may use features; infer learn,
 features and data; evaluate learn, features, data and infer (it scores recordings as users
-classify them); cli anything. The shared modules (audio, layout,
-music, errors, runtime, logs, config) use no stage package.
+classify them); cli anything. The shared modules (audio, layout, music, errors, runtime, logs,
+config, config_checks, code_inputs, workflow_lock) use no stage package.
 """
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "src" / "synthmir"
-SHARED = {"audio", "layout", "music", "errors", "runtime", "logs", "config"}
+SHARED = {"audio", "layout", "music", "errors", "runtime", "logs", "config", "config_checks",
+          "code_inputs", "workflow_lock"}
 #: What each part of the package may import besides the shared modules and itself.
 ALLOWED = {
     "data": set(),

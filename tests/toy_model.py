@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
 import numpy as np
+import soundfile as sf
 
 from synthmir.features.pitchgram import FeatureParams
 from synthmir.layout import MODEL_KERAS, PREPROCESSING_JSON
@@ -55,3 +57,35 @@ def make_toy_model(folder: Path, sample_rate: int | None = SR, multilabel: bool 
         preprocessing["threshold"] = 0.5
     (folder / PREPROCESSING_JSON).write_text(json.dumps(preprocessing))
     return folder
+
+
+def audio_bytes(audio: np.ndarray, sr: int = SR, fmt: str = "WAV", subtype: str | None = None
+                ) -> bytes:
+    """``audio`` encoded as a file in memory."""
+    buffer = io.BytesIO()
+    sf.write(buffer, audio, sr, format=fmt, subtype=subtype)
+    return buffer.getvalue()
+
+
+def flac_claiming(seconds: float, sr: int = 8000) -> bytes:
+    """A one-second FLAC whose header says it lasts ``seconds``: refusing it as too long
+    shows the length was read from the header, not found by decoding."""
+    data = bytearray(audio_bytes(sine(1.0, sr=sr), sr, "FLAC"))
+    assert data[:4] == b"fLaC" and data[4] & 0x7F == 0  # STREAMINFO comes first
+    # STREAMINFO's 64 bits at byte 18: rate (20), channels (3), bits (5), total samples (36).
+    packed = int.from_bytes(data[18:26], "big")
+    packed = packed >> 36 << 36 | round(seconds * sr)
+    data[18:26] = packed.to_bytes(8, "big")
+    return bytes(data)
+
+
+#: Audio that decodes but is no recording to classify (float WAV keeps it as it is), and
+#: what the refusal says about it.
+DEGENERATE = {
+    "one sample": (np.full(1, 0.5, np.float32), "shorter than one analysis frame"),
+    "ten samples": (np.full(10, 0.5, np.float32), "shorter than one analysis frame"),
+    "amplitude 1e30": (sine(1.0) * np.float32(1e30), "far beyond full scale"),
+    "NaN": (np.full(SR, np.nan, np.float32), "NaN"),
+    "digital silence": (np.zeros(SR, np.float32), "silent"),
+}
+DEGENERATE_SUBTYPE = "FLOAT"

@@ -1,4 +1,11 @@
-"""Configuration checks that JSON Schema cannot express, and sweep expansion.
+"""The configuration schema (config/config.schema.yaml): checking, defaults, readable errors.
+
+The schema is the one place where a default lives. :func:`complete` checks one section
+against it and fills in every default; library functions, the command line, tests and
+benchmarks call it for the sections they are given, and the Snakefile gets whole configs
+completed through :func:`synthmir.config_checks.prepare`. Every problem is a
+:class:`~synthmir.errors.ConfigError` that names the key path, says what is wrong and how to
+fix it, in one line.
 
 Imported by the Snakefile at parse time, so it stays light: no numpy, no TensorFlow.
 """
@@ -6,33 +13,269 @@ Imported by the Snakefile at parse time, so it stays light: no numpy, no TensorF
 from __future__ import annotations
 
 import copy
-import hashlib
-import itertools
+import difflib
+import functools
 import json
-import re
-import sys
+import math
+import os
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import jsonschema
 import yaml
 
-from synthmir.errors import SynthmirError
+from synthmir.errors import ConfigError, SynthmirError
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "config" / "config.schema.yaml"
-# Ids longer than this get a short hash instead of their tail, so paths stay manageable.
-MAX_ID_LENGTH = 60
+# Enumerations longer than this are cut short in messages.
+_SHOWN_CHOICES = 12
+_TYPE_WORDS = {"integer": "a whole number", "number": "a number", "string": "text",
+               "boolean": "true or false", "array": "a list", "object": "a mapping of keys",
+               "null": "null"}
+_BOUNDS = {"minimum": "at least", "maximum": "at most", "exclusiveMinimum": "above",
+           "exclusiveMaximum": "below"}
 
 
-def _fail(key: str, problem: str, fix: str) -> SynthmirError:
-    return SynthmirError(f"config error at '{key}': {problem}. {fix}")
+@functools.cache
+def schema() -> dict:
+    """The parsed schema (shared: do not change it)."""
+    with open(SCHEMA_PATH) as handle:
+        return yaml.safe_load(handle)
 
 
-def _format_value(value: Any) -> str:
-    if isinstance(value, list | dict):
-        value = json.dumps(value, separators=(",", ":"))
-    text = str(value)
-    return re.sub(r"[^A-Za-z0-9.+-]+", "-", text).strip("-")
+def default(definition: str, key: str) -> Any:
+    """The schema's default of key ``key`` of ``$defs[definition]`` (a copy)."""
+    return copy.deepcopy(schema()["$defs"][definition]["properties"][key]["default"])
+
+
+def _filling_defaults(cls: type) -> type:
+    """``cls`` extended to fill in every missing key that has a ``default`` as it validates.
+
+    Defaults are copied, so the schema's own values are never shared or changed. A kind's
+    defaults sit in its ``if``/``then`` branch, which runs after the section's own
+    ``properties`` (those come first in every section) have filled in the kind.
+    """
+    check_properties = cls.VALIDATORS["properties"]
+
+    def properties(validator, props, instance, node):
+        if isinstance(instance, dict):
+            for key, sub in props.items():
+                if key not in instance and isinstance(sub, dict) and "default" in sub:
+                    instance[key] = copy.deepcopy(sub["default"])
+        yield from check_properties(validator, props, instance, node)
+
+    # A whole number is an int: JSON Schema would take 36.0, which range() and numpy would not.
+    types = cls.TYPE_CHECKER.redefine(
+        "integer", lambda _, value: isinstance(value, int) and not isinstance(value, bool))
+    return jsonschema.validators.extend(cls, {"properties": properties}, type_checker=types)
+
+
+@functools.cache
+def _validator(definition: str | None) -> jsonschema.protocols.Validator:
+    root = schema()
+    target = root if definition is None else {"$defs": root["$defs"],
+                                              "$ref": f"#/$defs/{definition}"}
+    return _filling_defaults(jsonschema.Draft202012Validator)(target)
+
+
+def complete(definition: str, entry: dict | None = None, key: str = "") -> dict:
+    """A section checked against the schema's ``$defs`` entry ``definition``, defaults filled in.
+
+    Parameters
+    ----------
+    definition : str
+        A section of ``$defs``: ``dataset``, ``programs``, ``synth``, ``split``,
+        ``features``, ``model``, ``architecture`` or ``training``.
+    entry : dict, optional
+        The section as given (not changed); None or {} gives the defaults.
+    key : str
+        Where the section sits in the config (e.g. ``datasets.notes``), for messages.
+
+    Returns
+    -------
+    dict
+        A new, complete section.
+
+    Raises
+    ------
+    ConfigError
+        On the first problem found.
+    """
+    value = {} if entry is None else copy.deepcopy(entry)
+    check_plain(value, key)
+    check(definition, value, key)
+    return value
+
+
+def check(definition: str | None, value: Any, key: str = "") -> None:
+    """Check ``value`` in place against ``$defs[definition]`` (None: the whole config),
+    filling in defaults; raise the first problem as a :class:`ConfigError`."""
+    for error in _validator(definition).iter_errors(value):
+        raise _config_error(error, key)
+
+
+def _key(*parts: Any) -> str:
+    """A key path: names joined by dots, list positions in brackets (``filters[1]``)."""
+    out = ""
+    for part in parts:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif part != "":
+            out = f"{out}.{part}" if out else str(part)
+    return out
+
+
+def check_plain(value: Any, key: str = "") -> None:
+    """Refuse what JSON Schema cannot see: names that are not text and non-finite numbers.
+
+    YAML reads ``1:`` and ``yes:`` as a number and a boolean, and ``.nan`` and ``.inf`` as
+    floats that pass every numeric bound.
+    """
+    if isinstance(value, dict):
+        for name, item in value.items():
+            if not isinstance(name, str):
+                kind = ("a boolean" if isinstance(name, bool) else "a number"
+                        if isinstance(name, int | float) else f"a {type(name).__name__}")
+                fix = ("Quote the name (YAML reads yes, no, on and off as booleans)."
+                       if isinstance(name, bool) else f"Quote it: '{name}':")
+                raise ConfigError(_key(key, str(name)), f"the name {name} is read as {kind}, "
+                                  "not as text", fix)
+            check_plain(item, _key(key, name))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            check_plain(item, _key(key, index))
+    elif isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(key, f"{value} is not a finite number",
+                          "Give a finite value (YAML reads .nan and .inf as NaN and infinity).")
+    elif value is not None and not isinstance(value, str | int | float):
+        raise ConfigError(key, f"{value} is read as a {type(value).__name__}, not a plain value",
+                          "Quote it to make it text.")
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, str):
+        return f"'{value}'"
+    return json.dumps(value, separators=(", ", ": "))
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, bool) or value is None:
+        return _show(value)
+    words = {str: "text", int: "the number", float: "the number", list: "the list",
+             dict: "a mapping"}
+    return f"{words.get(type(value), type(value).__name__)} {_show(value)}"
+
+
+def _first_sentence(text: str) -> str:
+    return text.split(". ")[0].rstrip(".")
+
+
+def _choices(options: Iterable[Any]) -> str:
+    options = [str(o) for o in options]
+    if len(options) <= _SHOWN_CHOICES:
+        return ", ".join(options)
+    return f"{', '.join(options[:_SHOWN_CHOICES])}, ... ({len(options)} in all)"
+
+
+def _suggest(name: Any, known: Iterable[Any], what: str = "keys") -> str:
+    """'Did you mean ...?' for the closest of ``known``, else the list of them."""
+    known = [str(k) for k in known]
+    close = difflib.get_close_matches(str(name), known, n=1, cutoff=0.6)
+    if close:
+        return f"Did you mean '{close[0]}'?"
+    return f"Known {what} here: {_choices(known)}." if known else "Remove it."
+
+
+@functools.cache
+def _kind_branches() -> dict[int, tuple[str, dict[str, list[str]]]]:
+    """Every kind's ``then`` branch (by id): its kind and the options of every kind there."""
+    found: dict[int, tuple[str, dict[str, list[str]]]] = {}
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            kinds = {b["if"]["properties"]["kind"]["const"]: b["then"]
+                     for b in node.get("allOf", ())
+                     if "kind" in b.get("if", {}).get("properties", {})}
+            options = {k: [o for o in then.get("properties", {}) if o != "kind"]
+                       for k, then in kinds.items()}
+            found.update({id(then): (kind, options) for kind, then in kinds.items()})
+            for child in node.values():
+                walk(child)
+        elif isinstance(node, list):
+            for child in node:
+                walk(child)
+
+    walk(schema())
+    return found
+
+
+def _config_error(err: jsonschema.ValidationError, where: str) -> ConfigError:
+    """One readable line for a schema violation."""
+    key = _key(where, *err.absolute_path)
+    value, node, keyword, rule = err.instance, err.schema, err.validator, err.validator_value
+    meaning = node.get("description", "") if isinstance(node, dict) else ""
+    about = f" ({_first_sentence(meaning)})" if meaning else ""
+    if "propertyNames" in err.absolute_schema_path:
+        if key.endswith("sweep"):
+            return ConfigError(_key(key, value), "not a parameter path",
+                               "Name a key path such as training.learning_rate.")
+        return ConfigError(_key(key, value), f"'{value}' cannot name an entry (it names a "
+                           "folder)", "Use letters, digits, _ . and -, starting with a letter, "
+                           "digit or _.")
+    if keyword == "additionalProperties":
+        allowed = list(node.get("properties", {}))
+        name = next(k for k in value if k not in allowed)
+        branch = _kind_branches().get(id(node))
+        if branch:
+            kind, options = branch
+            own = f"Options of {kind}: {', '.join(options[kind]) or 'none'}."
+            elsewhere = [k for k, names in options.items() if name in names]
+            if elsewhere:
+                return ConfigError(_key(key, name), f"kind {kind} has no option '{name}' (an "
+                                   f"option of {', '.join(elsewhere)})", f"Remove it. {own}")
+            close = _suggest(name, options[kind])
+            return ConfigError(_key(key, name), f"unknown option of kind {kind}",
+                               close if close.startswith("Did") else own)
+        return ConfigError(_key(key, name), "unknown key", _suggest(name, allowed))
+    if keyword == "required":
+        missing = next(k for k in rule if k not in value)
+        meaning = node.get("properties", {}).get(missing, {}).get("description")
+        return ConfigError(_key(key, missing), "required key missing",
+                           f"Add it ({_first_sentence(meaning)})." if meaning else "Add it.")
+    if keyword == "type":
+        wanted = [rule] if isinstance(rule, str) else rule
+        problem = f"expected {' or '.join(_TYPE_WORDS[w] for w in wanted)}, got {_describe(value)}"
+        fix = f"Fix the value{about}."
+        if isinstance(value, str) and {"number", "integer"} & set(wanted):
+            try:
+                number = float(value)
+            except ValueError:
+                pass
+            else:
+                fix = f"YAML reads {value} as text: write {number!r} (a number has a dot)."
+        elif isinstance(value, float) and value.is_integer() and "integer" in wanted:
+            fix = f"Write {int(value)}."
+        return ConfigError(key, problem, fix)
+    if keyword == "enum":
+        close = _suggest(value, rule, "values")
+        fix = close if close.startswith("Did") else f"Choose one of: {_choices(rule)}."
+        return ConfigError(key, f"unknown value {_show(value)}", fix)
+    if keyword == "const":
+        return ConfigError(key, f"{_show(value)} is not {_show(rule)}",
+                           f"Write {_show(rule)}, or give a list.")
+    if keyword in _BOUNDS:
+        return ConfigError(key, f"{_show(value)} is out of range",
+                           f"Use a value {_BOUNDS[keyword]} {rule}{about}.")
+    if keyword in ("minItems", "minProperties", "minLength"):
+        return ConfigError(key, "is empty" if rule == 1 else f"needs at least {rule} items",
+                           f"Give at least {rule}{about}.")
+    if keyword == "uniqueItems":
+        return ConfigError(key, f"{_show(value)} repeats an item", "List each item once.")
+    if keyword == "not":
+        return ConfigError(key, f"does not apply here: {node.get('description', '')}",
+                           "Remove it.")
+    return ConfigError(key, err.message, "See config/config.schema.yaml.")
 
 
 def canonical(value: Any) -> Any:
@@ -48,179 +291,51 @@ def canonical(value: Any) -> Any:
     return value
 
 
-def variant_id(name: str, assignment: dict[str, Any]) -> str:
-    """Readable, stable, filesystem-safe id of one sweep variant.
-
-    ``variant_id("conv", {"training.learning_rate": 0.001})`` -> ``"conv_learning_rate-0.001"``.
-    The same values always give the same id, so reverting an edit finds earlier results.
-    """
-    parts = [f"{path.split('.')[-1]}-{_format_value(v)}" for path, v in assignment.items()]
-    model_id = "_".join([name, *parts])
-    if len(model_id) > MAX_ID_LENGTH:
-        digest = hashlib.sha1(json.dumps(assignment, sort_keys=True).encode()).hexdigest()[:8]
-        model_id = f"{model_id[: MAX_ID_LENGTH - 9]}_{digest}"
-    return model_id
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """A YAML loader that refuses a key given twice in one mapping (YAML keeps the last)."""
 
 
-def _set_path(entry: dict, path: str, value: Any) -> None:
-    keys = path.split(".")
-    node = entry
-    for key in keys[:-1]:
-        node = node.setdefault(key, {})
-        if not isinstance(node, dict):
-            raise _fail(path, f"'{key}' is not a section", "Sweep a key inside a section.")
-    node[keys[-1]] = value
+def _mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
+    seen: dict[Any, int] = {}
+    for key_node, _ in node.value:
+        name = loader.construct_object(key_node, deep=True)
+        try:
+            first = seen.setdefault(name, key_node.start_mark.line)
+        except TypeError:  # an unhashable key: construct_mapping says what is wrong
+            break
+        if first != key_node.start_mark.line:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"key {name!r} is given twice (first on line {first + 1})",
+                key_node.start_mark)
+    return loader.construct_mapping(node, deep=deep)
 
 
-def expand_models(models: dict[str, dict]) -> dict[str, dict]:
-    """Expand every model with a ``sweep:`` grid into its named variants.
-
-    Returns a mapping model id -> model entry (without ``sweep``), in config order.
-    """
-    expanded: dict[str, dict] = {}
-    for name, entry in models.items():
-        grid = entry.get("sweep") or {}
-        base = {k: v for k, v in entry.items() if k != "sweep"}
-        if not grid:
-            expanded[name] = base
-            continue
-        paths = list(grid)
-        for values in itertools.product(*(grid[p] for p in paths)):
-            variant = copy.deepcopy(base)
-            assignment = dict(zip(paths, values, strict=True))
-            for path, value in assignment.items():
-                _set_path(variant, path, value)
-            variant["swept"] = assignment
-            expanded[variant_id(name, assignment)] = variant
-    return expanded
+_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping)
 
 
-def split_scheme(override: dict) -> str:
-    """Stable, readable name of a model's split override, e.g. ``holdout_soundfonts-timgm6mb``."""
-    return variant_id("split", override).removeprefix("split_")
-
-
-def model_split(model: dict, datasets: dict) -> dict:
-    """The split settings a model trains with: its dataset's, updated by its own override."""
-    return {**datasets[model["dataset"]]["split"], **model.get("split", {})}
-
-
-def _check_range(key: str, section: dict) -> None:
-    if section["min"] > section["max"]:
-        raise _fail(key, f"min {section['min']} is above max {section['max']}", "Swap them.")
-
-
-def check_config(config: dict) -> dict[str, dict]:
-    """Check cross-references and value relations; return the expanded models.
+def load_yaml(path: str | os.PathLike) -> Any:
+    """Read a YAML file; a syntax error or a repeated key names the file, line and column.
 
     Raises
     ------
     SynthmirError
-        Naming the key, the problem and the fix.
+        ``FILE, line L, column C: problem. Fix``.
     """
-    soundfonts = config.get("soundfonts", {})
-    datasets, features = config["datasets"], config["features"]
-    for name, ds in datasets.items():
-        key = f"datasets.{name}"
-        for sf in ds["soundfonts"]:
-            if sf not in soundfonts:
-                raise _fail(f"{key}.soundfonts", f"unknown sound font '{sf}'",
-                            f"Use one of {sorted(soundfonts)} or add it under 'soundfonts'.")
-            path = soundfonts[sf]["path"]
-            if not Path(path).is_file():
-                package = soundfonts[sf].get("package")
-                fix = (f"Install it: apt-get install --no-install-recommends {package}"
-                       if package else "Point the path at an existing .sf2/.sf3 file")
-                raise _fail(f"soundfonts.{sf}.path", f"no sound font file at {path}",
-                            f"{fix}, or set soundfonts.{sf}.path.")
-        if ds["shards"] > ds["clips"]:
-            raise _fail(f"{key}.shards", f"{ds['shards']} shards for {ds['clips']} clips",
-                        "Use at most one shard per clip.")
-        if ds["note_seconds"] > ds["clip_seconds"]:
-            raise _fail(f"{key}.note_seconds", "the note is longer than the clip",
-                        "Make note_seconds at most clip_seconds.")
-        _check_range(f"{key}.pitch", ds["pitch"])
-        _check_range(f"{key}.velocity", ds["velocity"])
-        if ds.get("chord_source") == "mix":
-            source = ds.get("mix", {}).get("source")
-            if datasets.get(source, {}).get("kind", "notes") != "notes" or source not in datasets:
-                raise _fail(f"{key}.mix.source", f"'{source}' is not a notes dataset here",
-                            "Name the notes dataset whose clips are mixed into chords.")
-        split = ds["split"]
-        if split["valid"] + split["test"] >= 1:
-            raise _fail(f"{key}.split", "valid + test leave no clip for training",
-                        "Make valid + test below 1.")
-        for sf in split["holdout_soundfonts"]:
-            if sf not in ds["soundfonts"]:
-                raise _fail(f"{key}.split.holdout_soundfonts", f"'{sf}' is not rendered here",
-                            f"Hold out one of {ds['soundfonts']}.")
-    for name, fs in features.items():
-        if fs["bin_max"] <= fs["bin_min"]:
-            raise _fail(f"features.{name}.bin_max", "bin_max must be above bin_min",
-                        "The bins cover [bin_min, bin_max) semitones from A4.")
-        if fs["hop"] > fs["block_size"]:
-            raise _fail(f"features.{name}.hop", "hop is longer than block_size",
-                        "Frames would skip samples; use hop <= block_size.")
-    models = expand_models(config["models"])
-    for model in models.values():
-        if "split" in model:
-            model["split_scheme"] = split_scheme(model["split"])
-    model_schema = _schema()["$defs"]["model"]
-    for model_id, model in models.items():
-        key = f"models.{model_id}"
-        for ref, section in (("dataset", datasets), ("features", features)):
-            if model[ref] not in section:
-                raise _fail(f"{key}.{ref}", f"no {ref} entry named '{model[ref]}'",
-                            f"Use one of {sorted(section)}.")
-        split = model_split(model, datasets)
-        if split["valid"] + split["test"] >= 1:
-            raise _fail(f"{key}.split", "valid + test leave no clip for training",
-                        "Make valid + test below 1.")
-        rendered = datasets[model["dataset"]]["soundfonts"]
-        for sf in split["holdout_soundfonts"]:
-            if sf not in rendered:
-                raise _fail(f"{key}.split.holdout_soundfonts", f"'{sf}' is not rendered in "
-                            f"dataset '{model['dataset']}'", f"Hold out one of {rendered}.")
-        probe = {k: v for k, v in model.items() if k not in ("swept", "split_scheme")}
-        errors = list(_validator(model_schema).iter_errors(probe))
-        if errors:
-            err = errors[0]
-            raise _fail(".".join([key, *map(str, err.absolute_path)]), err.message,
-                        "Fix the swept value or key (see config/config.schema.yaml).")
-    return models
-
-
-def evaluation_sets(config: dict) -> dict[str, dict]:
-    """The external evaluation sets to score: those whose folder exists.
-
-    A missing folder is skipped (with a note on stderr) when the set is ``optional``, and
-    refused otherwise.
-
-    Raises
-    ------
-    SynthmirError
-        For a required set whose folder does not exist.
-    """
-    found = {}
-    for name, entry in config.get("evaluations", {}).items():
-        entry = {"labels": "labels.csv", "column": "family", "optional": False, **entry}
-        if Path(entry["path"]).is_dir():
-            found[name] = entry
-        elif entry["optional"]:
-            print(f"synthmir: evaluation set '{name}' skipped: no folder {entry['path']}",
-                  file=sys.stderr)
-        else:
-            raise _fail(f"evaluations.{name}.path", f"no folder {entry['path']}",
-                        "Point it at a folder of recordings with a labels table, or set "
-                        "optional: true.")
-    return found
-
-
-def _schema() -> dict:
-    with open(SCHEMA_PATH) as handle:
-        return yaml.safe_load(handle)
-
-
-def _validator(sub_schema: dict) -> jsonschema.protocols.Validator:
-    resolver_root = {**_schema(), **sub_schema}
-    return jsonschema.Draft202012Validator(resolver_root)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SynthmirError(f"config error: cannot read {path} ({exc.__class__.__name__}). "
+                            "Check the path.") from None
+    try:
+        return yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 (a SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        problem = " ".join(p for p in (exc.context, exc.problem) if p)
+        fix = ("Indent with spaces, not tabs." if "\\t" in problem
+               else "Fix the YAML there (a common cause: a missing space after ':').")
+        if "given twice" in problem:
+            fix = "Keep one of them."
+        raise SynthmirError(f"config error in {path}, line {mark.line + 1}, column "
+                            f"{mark.column + 1}: {problem}. {fix}") from None
+    except yaml.YAMLError as exc:
+        raise SynthmirError(f"config error in {path}: {exc}. Fix the YAML.") from None

@@ -14,8 +14,6 @@ import numpy as np
 PITCH_CLASS_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
 #: MIDI number of A4, the pitch the tuning frequency names.
 A4_MIDI = 69
-#: Semitone offsets of harmonics 1..8 above the fundamental: round(12 log2 h).
-HARMONICS = (0, 12, 19, 24, 28, 31, 34, 36)
 
 
 def pitch_class_names(pitch_classes: Sequence[int]) -> str:

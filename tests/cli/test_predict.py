@@ -22,7 +22,14 @@ from synthmir.audio import resample
 from synthmir.infer.classify import find_model
 from synthmir.infer.timeline import read_timeline_midi
 from tests.progression import PROGRESSION, STEP_SECONDS
-from tests.toy_model import SR, TOY_LABELS, make_toy_model, sine
+from tests.toy_model import (
+    DEGENERATE,
+    DEGENERATE_SUBTYPE,
+    SR,
+    TOY_LABELS,
+    make_toy_model,
+    sine,
+)
 
 
 @pytest.fixture(scope="module")
@@ -192,3 +199,20 @@ def test_predict_midi_picks_the_best_harmony_model(chords_run, progression_wav, 
     assert status == 0
     result = json.loads(capsys.readouterr().out)
     assert result["model"] == "tinyharmony" and result["segments"]
+
+
+def test_cli_refuses_audio_that_is_no_recording_with_exit_2(tmp_path, toy_dir, capfd):
+    """One line per file and status 2; nothing from the decoders (libmpg123 writes to fd 2)."""
+    files = []
+    for name, (audio, _) in sorted(DEGENERATE.items()):
+        files.append(tmp_path / f"{name.replace(' ', '_')}.wav")
+        sf.write(files[-1], audio, SR, subtype=DEGENERATE_SUBTYPE)
+    files.append(tmp_path / "random.mp3")
+    files[-1].write_bytes(np.random.default_rng(4).bytes(200_000))
+    assert cli.main(["predict", *map(str, files), "--model", str(toy_dir)]) == 2
+    errors = capfd.readouterr().err.strip().splitlines()
+    problems = [problem for _, (_, problem) in sorted(DEGENERATE.items())]
+    assert len(errors) == len(files)
+    for line, path, problem in zip(errors, files, [*problems, "no audio format recognised"],
+                                   strict=True):
+        assert line.startswith(f"synthmir predict: {path}: ") and problem in line

@@ -5,7 +5,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from synthmir.data.clips import ClipDrawer, dataset_settings
+from synthmir.config import complete
+from synthmir.data.clips import ClipDrawer
 from synthmir.data.instruments import measure_playable
 from tests.data.rendering import FLUIDR3, notes_cfg
 
@@ -15,7 +16,7 @@ pytestmark = pytest.mark.skipif(
 
 
 def test_draws_only_playable_pitches(playable):
-    cfg = dataset_settings(notes_cfg(programs={"list": [43]}, pitch={"min": 21, "max": 108}))
+    cfg = complete("dataset", notes_cfg(programs={"list": [43]}, pitch={"min": 21, "max": 108}))
     table = measure_playable(FLUIDR3, [43], 100, 0.2, -60.0)
     drawer = ClipDrawer(cfg, {"fluidr3": table})
     pitches = {drawer.draw(i).notes[0].pitch for i in range(300)}
@@ -23,8 +24,8 @@ def test_draws_only_playable_pitches(playable):
 
 
 def test_chords_with_a_program_per_note(playable):
-    cfg = dataset_settings(notes_cfg(kind="chords", chords={"program_per": "note",
-                                                              "qualities": ["dom9"]}))
+    cfg = complete("dataset", notes_cfg(kind="chords", chords={"program_per": "note",
+                                                                 "qualities": ["dom9"]}))
     drawer = ClipDrawer(cfg, {"fluidr3": pd.read_csv(playable["fluidr3"])})
     clips = [drawer.draw(i) for i in range(20)]
     assert any(len({n.program for n in c.notes}) > 1 for c in clips)

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import scipy.signal
 
+from synthmir.config import complete
 from synthmir.data.degrade import (
     AudioChain,
     apply_chain,
@@ -11,7 +12,6 @@ from synthmir.data.degrade import (
     noise_signal,
     room_impulse_response,
 )
-from synthmir.data.randomize import RANDOMIZE_DEFAULTS
 
 RATE = 22050
 
@@ -74,7 +74,7 @@ def test_room_decays_by_60_db_over_its_rt60():
 
 
 def test_chains_are_drawn_from_their_generator():
-    settings = RANDOMIZE_DEFAULTS["audio"]
+    settings = complete("randomize")["audio"]
     a = draw_chain(np.random.default_rng([3, 7, 1]), settings)
     b = draw_chain(np.random.default_rng([3, 7, 1]), settings)
     assert a == b

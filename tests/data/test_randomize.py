@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 import soundfile as sf
 
+from synthmir.config import complete
 from synthmir.data.midi import (
     CHORUS_SEND,
     GENERATORS,
@@ -17,7 +18,7 @@ from synthmir.data.midi import (
     read_events,
     write_midi,
 )
-from synthmir.data.randomize import draw_performance, randomize_settings
+from synthmir.data.randomize import draw_performance
 from synthmir.data.render import COLUMNS
 from synthmir.data.synth import Renderer, Room
 from synthmir.errors import SynthmirError
@@ -119,7 +120,7 @@ def test_generator_offsets_out_of_nrpn_range_are_refused():
 
 
 def test_performances_stay_in_the_instruments_range():
-    settings = randomize_settings({"outside_range": 0.0})
+    settings = complete("randomize", {"outside_range": 0.0})
     playable = np.ones(128, dtype=bool)
     articulations = set()
     for seed in range(60):

@@ -12,13 +12,22 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import soundfile as sf
 
 from synthmir.audio import load_audio
-from synthmir.errors import SynthmirError
+from synthmir.errors import DegenerateAudio, SynthmirError
 from synthmir.features.pitchgram import FeatureParams, compute_features
-from synthmir.infer.classify import Classifier, audio_files, classify, find_model, window_starts
+from synthmir.infer.classify import (
+    Classifier,
+    audio_files,
+    classify,
+    classify_blocks,
+    classify_source,
+    find_model,
+    sliding_windows,
+)
 from synthmir.music import PITCH_CLASS_NAMES
-from tests.toy_model import SR, TOY_FRAMES, TOY_LABELS, make_toy_model, sine
+from tests.toy_model import DEGENERATE, SR, TOY_FRAMES, TOY_LABELS, make_toy_model, sine
 
 
 @pytest.fixture(scope="module")
@@ -31,13 +40,24 @@ def toy(toy_dir) -> Classifier:
     return Classifier.load(toy_dir)
 
 
-def test_window_starts_cover_the_clip():
-    assert window_starts(10, 100) == [0]
-    assert window_starts(100, 100) == [0]
-    starts = window_starts(1000, 100)
+def window_starts(n_samples: int, window: int, block: int = 37) -> list[int]:
+    """Where the windows of a stream of ``n_samples`` (in blocks of ``block``) start."""
+    samples = np.arange(n_samples, dtype=np.float32)
+    blocks = [samples[k: k + block] for k in range(0, n_samples, block)]
+    windows = list(sliding_windows(blocks, window))
+    assert all(w.size == min(window, n_samples) for w in windows)
+    assert all(np.array_equal(w, np.arange(w[0], w[0] + w.size)) for w in windows)
+    return [int(w[0]) for w in windows]
+
+
+@pytest.mark.parametrize("block", [1, 37, 100, 5000])
+def test_sliding_windows_cover_the_stream_whatever_its_blocks(block):
+    assert window_starts(10, 100, block) == [0]
+    assert window_starts(100, 100, block) == [0]
+    starts = window_starts(1000, 100, block)
     assert starts[0] == 0 and starts[-1] == 900
-    assert all(b - a <= 50 for a, b in zip(starts, starts[1:], strict=False))
-    assert window_starts(1010, 100)[-1] == 910
+    assert all(b - a == 50 for a, b in zip(starts, starts[1:], strict=False))
+    assert window_starts(1010, 100, block)[-2:] == [900, 910]
 
 
 def test_training_length_clip_is_one_window_with_the_training_features(toy):
@@ -61,7 +81,7 @@ def test_classify_short_long_and_resampled(toy):
     assert sum(short.probabilities.values()) == pytest.approx(1.0, abs=1e-5)
 
     long = classify(toy, sine(10.0), SR)
-    assert long.windows == len(window_starts(10 * SR, toy.window_samples)) > 5
+    assert long.windows == len(window_starts(10 * SR, toy.window_samples, SR)) > 5
     # A steady sine looks the same in every full window (but for its phase): the average
     # is one full window's answer.
     one = classify(toy, sine(toy.window_samples / SR), SR)
@@ -77,6 +97,30 @@ def test_classify_skips_silent_windows(toy):
     assert classify(toy, audio, SR).windows <= 3
     with pytest.raises(SynthmirError, match="silent"):
         classify(toy, np.zeros(5 * SR, np.float32), SR)
+
+
+def test_a_file_read_in_blocks_classifies_as_in_memory(toy, tmp_path):
+    """Decoded and resampled a block at a time, windows across block boundaries: the same
+    windows, features and probabilities as the whole recording in memory."""
+    rate = 22050
+    t = np.arange(30 * rate) / rate
+    audio = (0.2 * np.sin(2 * np.pi * (220 + 30 * t) * t)).astype(np.float32)
+    path = tmp_path / "sweep.wav"
+    sf.write(path, audio, rate, subtype="FLOAT")
+    streamed, _ = classify_source(toy, path)
+    in_memory = classify(toy, audio, rate)
+    assert streamed.windows == in_memory.windows > 20
+    assert streamed.probabilities == pytest.approx(in_memory.probabilities, abs=1e-6)
+    blocks = [audio[k: k + 999] for k in range(0, audio.size, 999)]
+    small_blocks = classify_blocks(toy, blocks, rate)
+    assert small_blocks.probabilities == pytest.approx(in_memory.probabilities, abs=1e-6)
+
+
+@pytest.mark.parametrize("name", sorted(DEGENERATE))
+def test_audio_that_is_no_recording_is_refused(toy, name):
+    audio, problem = DEGENERATE[name]
+    with pytest.raises(DegenerateAudio, match=problem):
+        classify(toy, audio, SR)
 
 
 def test_multilabel_model_predicts_every_class_over_its_threshold(tmp_path):

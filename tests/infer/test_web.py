@@ -27,9 +27,19 @@ import soundfile as sf
 import uvicorn
 
 from synthmir.infer.web import MULTIPART_SLACK, create_app
-from tests.toy_model import SR, TOY_LABELS, make_toy_model, sine
+from tests.toy_model import (
+    DEGENERATE,
+    DEGENERATE_SUBTYPE,
+    SR,
+    TOY_LABELS,
+    audio_bytes,
+    flac_claiming,
+    make_toy_model,
+    sine,
+)
 
 LIMIT = 1 * 2**20  # a small upload limit, so the too-large cases stay fast
+MAX_SECONDS = 30.0  # a short audio limit, so the too-long cases stay small
 
 
 @contextlib.contextmanager
@@ -88,7 +98,8 @@ def toy_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def toy_server(toy_dir) -> Iterator[str]:
-    with running_server(create_app(toy_dir, max_upload_bytes=LIMIT)) as url:
+    with running_server(create_app(toy_dir, max_upload_bytes=LIMIT,
+                                   max_audio_seconds=MAX_SECONDS)) as url:
         yield url
 
 
@@ -106,7 +117,8 @@ def test_health_and_docs(toy_server):
     with urllib.request.urlopen(toy_server + "/healthz", timeout=10) as response:
         health = json.loads(response.read())
     assert health == {"status": "ok", "model": "toyconv", "target": "family",
-                      "labels": TOY_LABELS, "sample_rate": SR, "max_upload_bytes": LIMIT}
+                      "labels": TOY_LABELS, "sample_rate": SR, "max_upload_bytes": LIMIT,
+                      "max_audio_seconds": MAX_SECONDS}
     with urllib.request.urlopen(toy_server + "/openapi.json", timeout=10) as response:
         spec = json.loads(response.read())
     assert "/api/v1/predict" in spec["paths"]
@@ -128,8 +140,8 @@ def test_predict_a_clip(toy_server):
 @pytest.mark.parametrize(("data", "status", "problem"), [
     (b"", 400, "empty"),
     (np.random.default_rng(0).bytes(30000), 400, "not readable"),
-    (wav_bytes(np.zeros(SR, np.float32)), 400, "silent"),
-    (wav_bytes(np.zeros(0, np.float32)), 400, "zero length"),
+    (wav_bytes(np.zeros(SR, np.float32)), 422, "silent"),
+    (wav_bytes(np.zeros(0, np.float32)), 422, "zero length"),
     (wav_bytes(sine(2.0), fmt="FLAC")[:2000], 400, "not readable"),
 ], ids=["empty", "random-bytes", "silence", "zero-length", "truncated-flac"])
 def test_bad_uploads_get_a_json_error(toy_server, data, status, problem):
@@ -137,6 +149,47 @@ def test_bad_uploads_get_a_json_error(toy_server, data, status, problem):
     assert code == status
     assert list(body) == ["error"] and problem in body["error"]
     assert "/" not in body["error"].replace("WAV, FLAC", "")  # no server path
+
+
+@pytest.mark.parametrize("name", sorted(DEGENERATE))
+def test_audio_that_is_no_recording_is_422(toy_server, name):
+    audio, problem = DEGENERATE[name]
+    data = audio_bytes(audio, subtype=DEGENERATE_SUBTYPE)
+    code, body = post_file(toy_server + "/api/v1/predict", data)
+    assert code == 422 and problem in body["error"]
+
+
+def test_too_long_audio_is_413_before_it_is_decoded(toy_server):
+    """A 40-s clip over the 30-s limit; and a 0.9-kB FLAC whose header claims 10 hours (it
+    holds one second): refused from the header alone, so nothing of it was decoded."""
+    long = audio_bytes(sine(MAX_SECONDS + 10, sr=8000), 8000, "FLAC")
+    for data in (long, flac_claiming(10 * 3600)):
+        code, body = post_file(toy_server + "/api/v1/predict", data, filename="long.flac")
+        assert code == 413 and "longer than the 0.5 min accepted" in body["error"], body
+    short = audio_bytes(sine(MAX_SECONDS - 10, sr=8000), 8000, "FLAC")
+    assert post_file(toy_server + "/api/v1/predict", short)[0] == 200
+
+
+def test_two_file_fields_are_a_400(toy_server):
+    boundary = uuid.uuid4().hex
+    part = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.wav"
+            "\"\r\nContent-Type: audio/wav\r\n\r\n").encode() + wav_bytes(sine(1.0)) + b"\r\n"
+    body = part + part + f"--{boundary}--\r\n".encode()
+    request = urllib.request.Request(
+        toy_server + "/api/v1/predict", data=body, method="POST",
+        headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
+    code, answer = _send(request)
+    assert code == 400 and answer == {"error": "2 'file' fields: send one file per request"}
+
+
+def test_decoder_noise_never_reaches_the_servers_stderr(toy_server, capfd):
+    """An MP3 damaged in its middle: libmpg123 writes notes and errors on fd 2 as it decodes."""
+    data = bytearray(audio_bytes(sine(5.0), fmt="MP3", subtype="MPEG_LAYER_III"))
+    data[len(data) // 2:] = np.random.default_rng(4).bytes(len(data) - len(data) // 2)
+    code, _ = post_file(toy_server + "/api/v1/predict", bytes(data), filename="bad.mp3")
+    assert code in (200, 400)  # libmpg123 skips what it can
+    captured = capfd.readouterr().err
+    assert "mpg123" not in captured and "Note:" not in captured
 
 
 def test_missing_field_is_a_json_422(toy_server):

@@ -4,8 +4,9 @@ import keras
 import numpy as np
 import pytest
 
+from synthmir.config import complete
 from synthmir.errors import SynthmirError
-from synthmir.learn.models import architecture_config, build_model
+from synthmir.learn.models import build_model
 
 
 def test_baseline_matches_the_original():
@@ -40,7 +41,7 @@ def test_multilabel_outputs_are_independent_sigmoids():
 
 
 def test_defaults_fill_missing_keys():
-    cfg = architecture_config({"kind": "pitchconv", "filters": [16]})
+    cfg = complete("architecture", {"kind": "pitchconv", "filters": [16]})
     assert cfg["filters"] == [16] and cfg["kernel_size"] == 5
 
 

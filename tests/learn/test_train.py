@@ -9,10 +9,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from synthmir.config import complete
 from synthmir.errors import SynthmirError
 from synthmir.learn import train
 from synthmir.learn.saved_model import Predictor
-from synthmir.learn.train import train_model, training_config
+from synthmir.learn.train import train_model
 
 FRAMES, BINS = 8, 48
 
@@ -233,11 +234,12 @@ def test_zero_epochs_leave_a_learnable_model_unfitted(tmp_path):
 
 
 def test_training_threshold_settings(tmp_path):
-    assert training_config({})["threshold"] == "global"
-    assert training_config({"threshold": 0.3})["threshold"] == 0.3
+    harmony = {"dataset": "d", "features": "f", "target": "pitch_classes"}
+    assert complete("model", harmony)["training"]["threshold"] == "global"
+    assert complete("training", {"threshold": 0.3})["threshold"] == 0.3
     for bad in ("median", 1.5, True):
         with pytest.raises(SynthmirError, match="threshold"):
-            training_config({"threshold": bad})
+            complete("training", {"threshold": bad})
     data = _pitch_class_data(tmp_path)
     cfg = {"dataset": "d", "features": "pitchgram", "target": "pitch_classes",
            "architecture": {"kind": "chroma_mean"}, "training": {"threshold": "per_class"}}

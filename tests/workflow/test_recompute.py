@@ -5,14 +5,18 @@ Each test works on its own copy of the finished tiny run, workflow included
 library without touching the checkout.
 """
 
+import os
 import re
+import shutil
+import time
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 import yaml
 
-from tests.snakemake_runs import TINY_CONFIG, copy_run, run_snakemake
+from tests.snakemake_runs import TINY_CONFIG, copy_run, recorded_jobs, run_snakemake
 
 pytestmark = pytest.mark.e2e
 JOB_HEADER = re.compile(r"^(?:local)?rule (\w+):$")
@@ -24,9 +28,11 @@ GATHERING = ("leaderboard", "generalization", "report", "all")
 
 
 class Plan(list):
-    """(rule, wildcards) of every planned job, and why each would run (for failure messages)."""
+    """(rule, wildcards) of every planned job, and why each would run (for failure messages);
+    ``details`` holds each job's log and reason, in the same order."""
 
     reasons: str = ""
+    details: list[dict]
 
 
 def planned_jobs(workdir: Path, config: dict) -> Plan:
@@ -36,14 +42,20 @@ def planned_jobs(workdir: Path, config: dict) -> Plan:
     result = run_snakemake(workdir, "-n", "--configfile", str(path), timeout=120)
     assert result.returncode == 0, result.stderr[-3000:]
     jobs, rule = Plan(), None
+    jobs.details = []
     jobs.reasons = "\n".join(line for line in result.stdout.splitlines() if "reason:" in line)
     for line in result.stdout.splitlines():
-        if match := JOB_HEADER.match(line.strip()):
+        field = line.strip()
+        if match := JOB_HEADER.match(field):
             rule = match.group(1)
             jobs.append((rule, {}))
-        elif rule and line.strip().startswith("wildcards:"):
-            pairs = line.strip().removeprefix("wildcards:").split(",")
+            jobs.details.append({})
+        elif rule and field.startswith("wildcards:"):
+            pairs = field.removeprefix("wildcards:").split(",")
             jobs[-1] = (rule, dict(p.strip().split("=", 1) for p in pairs))
+        elif rule and field.startswith(("log:", "reason:")):
+            name, value = field.split(":", 1)
+            jobs.details[-1][name] = value.strip()
     return jobs
 
 
@@ -122,19 +134,89 @@ def test_f_reverted_edit_finds_earlier_results(workdir, config):
     assert counts(plan) == dict.fromkeys(GATHERING, 1), plan.reasons
 
 
-def test_g_library_edit_reruns_the_stages_that_use_it(workdir, config):
-    """Library modules are declared inputs of the rules that run them (see README).
+def _library_files(workdir: Path) -> list[Path]:
+    """Every file of the workflow copy's scripts and library (src/synthmir), caches aside."""
+    workflow = workdir.parent / "workflow"
+    return sorted(p for folder in ("workflow_scripts", "src/synthmir")
+                  for p in (workflow / folder).rglob("*")
+                  if p.is_file() and "__pycache__" not in p.parts)
 
-    Snakemake compares a changed input's checksum, so the module's content must change: a
-    comment is appended to this test's copy of evaluate/plots.py. Plots are drawn by the
-    evaluation and the report, so those rerun (and the leaderboard, after the evaluation);
-    nothing upstream does.
-    """
-    baseline = counts(planned_jobs(workdir, config))
-    module = workdir.parent / "workflow" / "src" / "synthmir" / "evaluate" / "plots.py"
-    module.write_bytes(module.read_bytes() + b"# edited by test_recompute\n")
+
+def _jobs_to_rerun(jobs: dict[str, dict], changed: list[Path]) -> set[str]:
+    """Logs of the jobs that declare any of ``changed``, and of every job downstream of them."""
+    changed = {path.resolve() for path in changed}
+    rerun = {log for log, job in jobs.items() if changed & job["inputs"]}
+    while True:
+        outputs = {o for log in rerun for o in jobs[log]["outputs"]}
+        more = {log for log, job in jobs.items() if log not in rerun
+                and any(i == o or o in i.parents for i in job["inputs"] for o in outputs)}
+        if not more:
+            return rerun
+        rerun |= more
+
+
+def _plan_after_edit(workdir: Path, config: dict, paths: list[Path]) -> set[str]:
+    """Logs of the jobs a dry run plans with ``paths`` edited (restored afterwards)."""
+    originals = {path: path.read_bytes() for path in paths}
+    for path, text in originals.items():
+        path.write_bytes(text + b"\n# edited by test_recompute\n")
+    try:
+        plan = planned_jobs(workdir, config)
+    finally:
+        for path, text in originals.items():
+            path.write_bytes(text)
+    return {d["log"] for d in plan.details if "log" in d}
+
+
+def test_g_each_library_edit_reruns_exactly_the_jobs_that_use_it(workdir, config, tmp_path):
+    """Workflow scripts and library files are edited in turn, those the same jobs declare
+    together (Snakemake decides per changed input, the same way for each): exactly those jobs
+    and the ones downstream of them plan to rerun. Then every file no rule declares (the CLI,
+    inference, messages) is edited at once: nothing reruns. Two copies of the run share the
+    work."""
+    jobs = recorded_jobs(workdir)
+    groups: dict[frozenset, list[Path]] = {}
+    for path in _library_files(workdir):
+        users = frozenset(log for log, job in jobs.items() if path.resolve() in job["inputs"])
+        groups.setdefault(users, []).append(path.relative_to(workdir.parent))
+    unused = groups.pop(frozenset(), [])
+    copies = [workdir, copy_run(workdir, tmp_path / "second")]
+
+    def check(copy: Path, batch: list[list[Path]]) -> list[tuple[list, set, set]]:
+        return [(files, _plan_after_edit(copy, config, [copy.parent / f for f in files]),
+                 _jobs_to_rerun(jobs, [workdir.parent / f for f in files])) for files in batch]
+
+    batches = [list(groups.values())[k::len(copies)] for k in range(len(copies))]
+    with ThreadPoolExecutor(len(copies)) as pool:
+        results = [r for found in pool.map(check, copies, batches) for r in found]
+    wrong = [(list(map(str, files)), sorted(planned), sorted(expected))
+             for files, planned, expected in results if planned != expected]
+    assert wrong == []
+    assert len(results) >= 8 and unused
+    assert _plan_after_edit(workdir, config, [workdir.parent / f for f in unused]) == set()
+
+
+def test_h_touching_the_library_without_changing_it_reruns_nothing(workdir, config):
+    later = time.time() + 60
+    for path in _library_files(workdir):
+        os.utime(path, (later, later))
     plan = planned_jobs(workdir, config)
-    assert baseline == {}, plan.reasons
-    assert {rule for rule, _ in plan} - set(baseline) == {"evaluate", *GATHERING}, plan.reasons
-    assert counts(plan)["evaluate"] == len(config["models"]), plan.reasons
-    assert "train" not in counts(plan), plan.reasons
+    assert plan == [], plan.reasons
+
+
+def test_i_a_moved_or_recloned_workspace_plans_nothing(tiny_run, tmp_path, config):
+    """Moved: the whole folder elsewhere, times kept. Re-cloned: the workflow written anew
+    (every file newer than every result) beside a copy of data/, results/, logs/ and
+    .snakemake/ with their times (cp -a, rsync -a)."""
+    moved = copy_run(tiny_run, tmp_path / "moved" / "deeper")
+    plan = planned_jobs(moved, config)
+    assert plan == [], plan.reasons
+    clone = tmp_path / "clone"
+    shutil.copytree(tiny_run.parent / "workflow", clone / "workflow", symlinks=True)
+    now = time.time()
+    for path in (clone / "workflow").rglob("*"):
+        os.utime(path, (now, now), follow_symlinks=False)
+    for part in ("data", "results", "logs", ".snakemake"):
+        shutil.copytree(tiny_run / part, clone / "work" / part, symlinks=True)
+    plan = planned_jobs(clone / "work", config)
+    assert plan == [], plan.reasons

@@ -1,96 +1,127 @@
-"""Every rule declares, as inputs, the library modules its script runs (rules/common.smk).
+"""Every rule's code inputs are its script's import graph, and every file a job reads is declared.
 
-A module a rule runs but does not declare would let an edit of it go unnoticed: results would
-stay "up to date" though the code that made them changed. The modules a script runs are
-found from its imports, followed through the package (imports inside functions too).
+The tiny run (tests/conftest.py) records, for each job, every file it opened for reading and
+the source of every synthmir module it imported (``synthmir.logs``, ``SYNTHMIR_RECORD_READS``).
+Snakemake's records (``.snakemake/metadata``) say what each job declared. A file read under
+data/ or results/ that is not declared would let an edit of it go unnoticed; so would a module
+the job ran that is not among its code inputs.
 """
 
 from __future__ import annotations
 
-import ast
 import re
+import time
 from pathlib import Path
 
 import pytest
 
-from tests.snakemake_runs import ROOT
+from synthmir import code_inputs
+from synthmir.code_inputs import EXEMPT, library_of
+from tests.snakemake_runs import ROOT, recorded_jobs
 
-SRC = ROOT / "src"
-#: Imported everywhere but unable to change a result: not declared (see library()).
-EXEMPT = {"synthmir/errors.py", "synthmir/logs.py"}
 RULE = re.compile(r"^rule (\w+):\n(.*?)(?=^rule |\Z)", re.M | re.S)
-LIBRARY_CALL = re.compile(r"library\(([^)]*)\)", re.S)
 
 
-def _module_file(name: str) -> Path | None:
-    path = SRC / Path(*name.split("."))
-    for candidate in (path.with_suffix(".py"), path / "__init__.py"):
-        if candidate.is_file():
-            return candidate
-    return None
-
-
-def _imports(path: Path) -> set[str]:
-    """synthmir modules imported anywhere in ``path`` (packages along the way included)."""
-    found = set()
-    for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.Import):
-            names = [alias.name for alias in node.names]
-        elif isinstance(node, ast.ImportFrom) and node.module:
-            names = [node.module, *(f"{node.module}.{alias.name}" for alias in node.names)]
-        else:
-            continue
-        for name in names:
-            parts = name.split(".")
-            if parts[0] == "synthmir":
-                found |= {".".join(parts[:k]) for k in range(1, len(parts) + 1)
-                          if _module_file(".".join(parts[:k]))}
-    return found
-
-
-def modules_run_by(script: Path) -> set[str]:
-    """Files under src/ (as ``synthmir/...``) of every module the script runs."""
-    seen: set[str] = set()
-    todo = list(_imports(script))
-    while todo:
-        name = todo.pop()
-        if name not in seen:
-            seen.add(name)
-            todo.extend(_imports(_module_file(name)))
-    files = {str(_module_file(name).relative_to(SRC)) for name in seen}
-    return {f for f in files if not f.endswith("__init__.py")} - EXEMPT
-
-
-def declared_rules() -> dict[str, tuple[Path, set[str]]]:
-    """rule -> (its script, the files its ``code`` input declares, as ``synthmir/...``)."""
+def declared_scripts() -> dict[str, tuple[str, str | None]]:
+    """rule -> (its script's name, the name its ``code=library(...)`` input gives)."""
     rules = {}
     for smk in sorted((ROOT / "rules").glob("*.smk")):
-        text = smk.read_text()
-        lists = {name: args for name, args in
-                 re.findall(r"^(\w+) = library\(([^)]*)\)", text, re.M | re.S)}
-        for name, body in RULE.findall(text):
-            script = re.search(r'script:\s*"\.\./(workflow_scripts/\w+\.py)"', body)
-            code = re.search(r"code=(?:library\(([^)]*)\)|(\w+))", body)
-            assert script and code, f"rule {name} in {smk.name} lacks a script or code input"
-            args = code.group(1) if code.group(1) is not None else lists[code.group(2)]
-            files = {f"synthmir/{m}" for m in ast.literal_eval(f"[{args}]")}
-            rules[name] = (ROOT / script.group(1), files)
+        for name, body in RULE.findall(smk.read_text()):
+            script = re.search(r'script:\s*"\.\./workflow_scripts/(\w+)\.py"', body)
+            code = re.search(r'code=library\("(\w+)"\)', body)
+            if script:
+                rules[name] = (script.group(1), code and code.group(1))
     return rules
 
 
-RULES = declared_rules()
-
-
-def test_every_rule_is_checked():
+def test_every_rule_declares_the_library_of_its_own_script():
+    rules = declared_scripts()
     assert {"playable", "render_shard", "clips", "features_shard", "features_merge", "splits",
-            "split_scheme", "train", "evaluate", "leaderboard", "report"} <= set(RULES)
+            "split_scheme", "train", "evaluate", "leaderboard", "report"} <= set(rules)
+    for rule, (script, declared) in rules.items():
+        assert declared == script, f"rule {rule} runs {script}.py but declares {declared}"
 
 
-@pytest.mark.parametrize("rule", sorted(RULES))
-def test_rule_declares_every_module_it_runs(rule):
-    script, declared = RULES[rule]
-    assert all((SRC / f).is_file() for f in declared), declared
-    runs = modules_run_by(script)
-    assert runs - declared == set(), f"rule {rule} runs but does not declare these"
-    stale = {f for f in declared - runs if f.endswith(".py")}
-    assert stale == set(), f"rule {rule} declares modules it does not run"
+def test_library_of_follows_imports_and_names_package_data(tmp_path):
+    package = tmp_path / "src" / "synthmir"
+    (package / "templates").mkdir(parents=True)
+    (package / "sub").mkdir()
+    files = {
+        "__init__.py": "", "errors.py": "", "sub/__init__.py": "", "unused.py": "",
+        "a.py": "from synthmir.errors import E\n\ndef f():\n    from synthmir.sub import b\n",
+        "sub/b.py": "import synthmir.c\nTABLE = 'table.csv'\n",
+        "sub/table.csv": "x\n",
+        "c.py": "LOADER = ('templates', '..', '/etc', 'sub', 'not a path')\n",
+        "templates/page.j2": "", "templates/part.j2": "",
+    }
+    for name, text in files.items():
+        (package / name).write_text(text)
+    script = tmp_path / "job.py"
+    script.write_text("from synthmir import a\n")
+    found = library_of(script, tmp_path / "src")
+    assert sorted(str(p.relative_to(package)) for p in found) == [
+        "a.py", "c.py", "sub/b.py", "sub/table.csv", "templates/page.j2", "templates/part.j2"]
+
+
+def test_the_whole_dag_finds_its_code_inputs_fast():
+    """Parse time counts for every snakemake command; CPU time, so a busy machine does not
+    fail the test."""
+    for cached in (library_of, code_inputs._direct, code_inputs._parsed,
+                   code_inputs._module_file, code_inputs._package_data):
+        cached.cache_clear()
+    started = time.process_time()
+    for script in (ROOT / "workflow_scripts").glob("*.py"):
+        library_of(script, ROOT / "src")
+    assert time.process_time() - started < 0.3
+
+
+# -- what the jobs of the tiny run really read --------------------------------------------
+
+def _recorded(tiny_run: Path) -> dict[str, list[Path]]:
+    """Log path -> the files the job read, as recorded."""
+    folder = tiny_run.parent / "reads"
+    return {f.name.removesuffix(".reads").replace("%", "/"):
+            [Path(line) for line in f.read_text().splitlines()]
+            for f in folder.glob("*.reads")}
+
+
+def _covered(path: Path, declared: set[Path]) -> bool:
+    return any(path == d or d in path.parents for d in declared)
+
+
+@pytest.mark.e2e
+def test_every_job_was_recorded(tiny_run):
+    assert set(_recorded(tiny_run)) == set(recorded_jobs(tiny_run))
+
+
+@pytest.mark.e2e
+def test_jobs_read_no_undeclared_file_under_data_or_results(tiny_run):
+    jobs = recorded_jobs(tiny_run)
+    roots = [(tiny_run / "data").resolve(), (tiny_run / "results").resolve()]
+    undeclared = {}
+    for log, reads in _recorded(tiny_run).items():
+        declared = jobs[log]["inputs"] | jobs[log]["outputs"]
+        extra = [str(p) for p in reads if any(r in p.parents for r in roots)
+                 and not _covered(p.resolve(), declared)]
+        if extra:
+            undeclared[f"{jobs[log]['rule']} ({log})"] = extra
+    assert undeclared == {}
+
+
+@pytest.mark.e2e
+def test_jobs_run_no_undeclared_library_file(tiny_run):
+    """Every synthmir source (and package data) file a job used is among its code inputs."""
+    import synthmir
+
+    package = Path(synthmir.__file__).resolve().parent
+    jobs = recorded_jobs(tiny_run)
+    undeclared = {}
+    for log, reads in _recorded(tiny_run).items():
+        declared = {str(p) for p in jobs[log]["inputs"]}
+        used = {str(p.relative_to(package)) for p in reads
+                if package in p.parents and "__pycache__" not in p.parts}
+        used = {u for u in used if Path(u).name != "__init__.py" and u not in EXEMPT}
+        missing = sorted(u for u in used if not any(d.endswith(f"synthmir/{u}") for d in declared))
+        if missing:
+            undeclared[jobs[log]["rule"]] = missing
+    assert undeclared == {}

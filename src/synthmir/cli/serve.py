@@ -9,6 +9,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from synthmir.audio import DEFAULT_MAX_SECONDS
 from synthmir.cli.args import MODEL_HELP, WORKDIR_HELP, add_command, port, positive_float
 
 
@@ -26,6 +27,10 @@ def add_subcommands(subparsers: argparse._SubParsersAction) -> None:
     s.add_argument("--workdir", metavar="DIR", help=WORKDIR_HELP)
     s.add_argument("--max-upload-mb", type=positive_float, default=10.0, metavar="MB",
                    help="largest upload accepted, MiB (default 10); larger ones get 413")
+    s.add_argument("--max-audio-minutes", type=positive_float,
+                   default=DEFAULT_MAX_SECONDS / 60, metavar="MIN",
+                   help=f"longest audio accepted, minutes (default {DEFAULT_MAX_SECONDS / 60:g});"
+                   " longer gets 413 before it is decoded")
 
 
 def run_serve(args: argparse.Namespace) -> int:
@@ -40,6 +45,7 @@ def run_serve(args: argparse.Namespace) -> int:
 
     model_dir = find_model(args.model, args.workdir)
     app = create_app(model_dir, max_upload_bytes=int(args.max_upload_mb * 2**20),
+                     max_audio_seconds=args.max_audio_minutes * 60,
                      harmony_model=args.harmony_model, workdir=args.workdir)
     print(f"synthmir serve: model {Path(model_dir).resolve().name}, "
           f"http://{args.host}:{args.port}/", file=sys.stderr)

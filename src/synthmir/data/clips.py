@@ -14,7 +14,6 @@ rendering.
 
 from __future__ import annotations
 
-import copy
 import logging
 import math
 from dataclasses import dataclass, field
@@ -23,88 +22,18 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from synthmir.audio import FLAC_COMPRESSION, FLAC_SUBTYPE, decode
+from synthmir.audio import decode
 from synthmir.data.degrade import AudioChain, apply_chain, draw_chain
-from synthmir.data.instruments import ORIGINAL_FAMILIES, load_instruments, select_programs
+from synthmir.data.instruments import load_instruments, select_programs
 from synthmir.data.midi import Note, Voicing, chord_vocabulary
 from synthmir.data.randomize import (
     SynthModifiers,
     draw_performance,
     draw_synth,
-    randomize_settings,
 )
 from synthmir.errors import SynthmirError
 
 log = logging.getLogger(__name__)
-
-#: Jitter settings per dataset kind (notes: none; chords: mild detune, spread and noise).
-JITTER_DEFAULTS: dict[str, dict] = {
-    "notes": {
-        "detune_cents": 0.0, "note_detune_cents": 0.0, "velocity_spread": 0,
-        "onset_spread_ms": 0.0, "snr_db": None, "gain_db": {"min": 0.0, "max": 0.0},
-    },
-    "chords": {
-        "detune_cents": 20.0, "note_detune_cents": 8.0, "velocity_spread": 10,
-        "onset_spread_ms": 20.0, "snr_db": {"min": 30.0, "max": 60.0},
-        "gain_db": {"min": -6.0, "max": 0.0},
-    },
-}
-#: Optional dataset keys and their defaults (the configuration may override any of them).
-DATASET_DEFAULTS: dict = {
-    "kind": "notes",
-    "shards": 1,
-    "seed": 0,
-    "sample_rate": 44100,
-    "clip_seconds": 2.0,
-    "note_seconds": 1.0,
-    "soundfonts": ["fluidr3"],
-    "programs": {"families": list(ORIGINAL_FAMILIES), "per_family": 8},
-    "pitch": {"min": 21, "max": 108},
-    "velocity": {"min": 60, "max": 127},
-    "audio_format": "flac",
-    "audio_subtype": FLAC_SUBTYPE,
-    "flac_compression": FLAC_COMPRESSION,
-    # a clip whose loudest 50-ms frame has an RMS below this (dBFS) counts as silent
-    "silence_db": -60.0,
-    "synth": {"reverb": False, "chorus": False, "gain": 0.5},
-    "chord_source": "midi",
-    # chord_source: mix -- chords mixed from the clips of a rendered notes dataset
-    "mix": {"source": "notes", "weight_db": {"min": -12.0, "max": 0.0}},
-    "chords": {
-        "qualities": "all", "intervals": True, "single_notes": True, "inversions": True,
-        "voicings": ["close", "open"], "program_per": "clip",
-    },
-}
-
-def _merge(defaults: dict, cfg: dict | None) -> dict:
-    """``defaults`` updated by ``cfg``, one level of nested dicts deep."""
-    out = copy.deepcopy(defaults)
-    for key, value in (cfg or {}).items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = {**out[key], **value}
-        else:
-            out[key] = value
-    return out
-
-
-def dataset_settings(dataset_cfg: dict) -> dict:
-    """The dataset entry with every optional key filled in from the defaults."""
-    kind = dataset_cfg.get("kind", "notes")
-    if kind not in JITTER_DEFAULTS:
-        raise SynthmirError(f"dataset kind must be notes or chords, got {kind!r}")
-    cfg = _merge({**DATASET_DEFAULTS, "jitter": JITTER_DEFAULTS[kind]}, dataset_cfg)
-    cfg["randomize"] = randomize_settings(dataset_cfg.get("randomize"))
-    if cfg["audio_format"] not in ("flac", "wav"):
-        raise SynthmirError(f"audio_format must be flac or wav, got {cfg['audio_format']!r}")
-    if cfg["audio_subtype"] not in ("PCM_16", "PCM_24"):
-        raise SynthmirError(
-            f"audio_subtype must be PCM_16 or PCM_24 (FLAC), got {cfg['audio_subtype']!r}"
-        )
-    if cfg["chord_source"] not in ("midi", "mix"):
-        raise SynthmirError(f"chord_source must be midi or mix, got {cfg['chord_source']!r}")
-    if cfg["clip_seconds"] <= 0 or not 0 < cfg["note_seconds"] <= cfg["clip_seconds"]:
-        raise SynthmirError("need 0 < note_seconds <= clip_seconds")
-    return cfg
 
 
 @dataclass
@@ -144,13 +73,13 @@ class ClipDrawer:
 
     Parameters
     ----------
-    cfg : dataset settings (see :func:`dataset_settings`).
+    cfg : a complete dataset entry (``synthmir.config.complete("dataset", entry)``).
     playable : sound font short name -> measured table (program, pitch, rms_db, sounds).
     """
 
     def __init__(self, cfg: dict, playable: dict[str, pd.DataFrame]) -> None:
         self.cfg = cfg
-        self.kind = cfg.get("kind", "notes")
+        self.kind = cfg["kind"]
         self.randomize = cfg["randomize"]
         table = load_instruments()
         self.family = table["family"].tolist()
@@ -193,10 +122,6 @@ class ClipDrawer:
             for s in shapes:
                 self.by_chord.setdefault(s.chord, []).append(s)
             self.chord_names = list(self.by_chord)
-            if ch["program_per"] not in ("clip", "note"):
-                raise SynthmirError(
-                    f"chords.program_per must be clip or note, got {ch['program_per']!r}"
-                )
 
     def draw(self, index: int) -> Clip:
         """Draw clip ``index`` (its generator is kept on the clip for the noise)."""
@@ -208,7 +133,7 @@ class ClipDrawer:
         velocity = int(rng.integers(vmin, vmax + 1))
         detune = float(rng.uniform(-1, 1) * jit["detune_cents"])
         gain_db = float(rng.uniform(jit["gain_db"]["min"], jit["gain_db"]["max"]))
-        snr = jit.get("snr_db")
+        snr = jit["snr_db"]
         snr_db = float(rng.uniform(snr["min"], snr["max"])) if snr else None
         clip = Clip(index, sfname, [], velocity=velocity, detune_cents=detune,
                     gain_db=gain_db, snr_db=snr_db, rng=rng)

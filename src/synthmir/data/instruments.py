@@ -18,7 +18,7 @@ from importlib import resources
 
 import pandas as pd
 
-from synthmir.errors import SynthmirError
+from synthmir.config import complete
 from synthmir.layout import atomic_path
 
 log = logging.getLogger(__name__)
@@ -29,8 +29,6 @@ FAMILIES = (
     "brass", "reed", "pipe", "synth_lead", "synth_pad", "synth_effects", "ethnic",
     "percussive", "sound_effects",
 )
-#: The families of the original experiment (the default instrument dataset).
-ORIGINAL_FAMILIES = ("piano", "organ", "guitar", "strings", "brass", "reed", "pipe")
 
 
 @functools.cache
@@ -50,32 +48,25 @@ def select_programs(programs_cfg: dict) -> list[int]:
 
     Parameters
     ----------
-    programs_cfg : one of
-        ``{"families": [names] | "all", "per_family": n}`` (the first n programs of each
-        family; n defaults to all 8), or ``{"list": [programs]}``.
+    programs_cfg : dict
+        The ``programs`` section: ``{"families": [names] | "all", "per_family": n}`` (the
+        first n programs of each family) or ``{"list": [programs]}``; missing keys take the
+        schema's defaults.
 
     Returns
     -------
     Sorted, unique program numbers.
+
+    Raises
+    ------
+    SynthmirError
+        On an unknown family or a program outside 0-127.
     """
-    if "list" in programs_cfg:
-        progs = sorted({int(p) for p in programs_cfg["list"]})
-        bad = [p for p in progs if not 0 <= p <= 127]
-        if bad or not progs:
-            raise SynthmirError(f"programs.list must hold GM programs 0-127, got {bad or '[]'}")
-        return progs
-    families = programs_cfg.get("families", "all")
-    if families == "all":
-        families = list(FAMILIES)
-    unknown = [f for f in families if f not in FAMILIES]
-    if unknown or not families:
-        raise SynthmirError(
-            f"unknown GM families {unknown}; use 'all' or names from: {', '.join(FAMILIES)}"
-        )
-    per = int(programs_cfg.get("per_family", 8))
-    if not 1 <= per <= 8:
-        raise SynthmirError(f"programs.per_family must be 1-8, got {per}")
-    return sorted(8 * FAMILIES.index(f) + k for f in families for k in range(per))
+    cfg = complete("programs", programs_cfg, "programs")
+    if "list" in cfg:
+        return sorted(set(cfg["list"]))
+    families = FAMILIES if cfg["families"] == "all" else cfg["families"]
+    return sorted(8 * FAMILIES.index(f) + k for f in families for k in range(cfg["per_family"]))
 
 
 def measure_playable(

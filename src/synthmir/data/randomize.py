@@ -19,45 +19,12 @@ Every draw is written to the clip's row of clips.csv.
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from synthmir.data.midi import CHORUS_SEND, REVERB_SEND, Note, generator_controls
 from synthmir.data.synth import Room
-
-#: Defaults of a dataset's ``randomize`` section (probability 0: randomization off).
-RANDOMIZE_DEFAULTS: dict = {
-    "probability": 0.0,
-    "articulation": {"single": 0.4, "repeated": 0.2, "phrase": 0.4},
-    "note_seconds": {"min": 0.08, "max": 2.5},
-    "first_onset_seconds": {"min": -0.5, "max": 0.8},
-    "beat_seconds": {"min": 0.12, "max": 0.7},
-    "outside_range": 0.1,
-    "synth": {
-        "filter_cents": {"probability": 0.5, "min": -1800.0, "max": 600.0},
-        "resonance_cb": {"probability": 0.2, "min": 0.0, "max": 100.0},
-        "attack_timecents": {"probability": 0.3, "min": -1200.0, "max": 2400.0},
-        "release_timecents": {"probability": 0.3, "min": -2400.0, "max": 2400.0},
-        "vibrato_cents": {"probability": 1.0, "min": 5.0, "max": 35.0},
-        "vibrato_hz": {"min": 4.5, "max": 7.0},
-        "tremolo_cb": {"probability": 1.0, "min": 5.0, "max": 40.0},
-        "reverb_send": {"probability": 0.3, "min": 10, "max": 127},
-        "chorus_send": {"probability": 0.2, "min": 10, "max": 127},
-        "detune_cents": 25.0,
-    },
-    "audio": {
-        "level_db": {"min": -35.0, "max": -1.0},
-        "noise": {"probability": 0.7, "min": 12.0, "max": 60.0,
-                  "kinds": {"white": 0.35, "pink": 0.35, "brown": 0.1, "hum": 0.2}},
-        "eq": {"probability": 0.6, "gain_db": 9.0, "tilt_db_per_octave": 3.0,
-               "lowpass": 0.3, "highpass": 0.3},
-        "room": {"probability": 0.5, "min": 0.15, "max": 1.0},
-        "codec": {"probability": 0.1, "kinds": {"ogg": 0.5, "mp3": 0.5}},
-        "clipping": {"probability": 0.05, "min": 3.0, "max": 15.0},
-    },
-}
 
 #: How often players of each family use vibrato, and organs a tremolo (Leslie); scaled by
 #: the ``probability`` of ``vibrato_cents`` and ``tremolo_cb``. Families not listed: 0.3.
@@ -72,21 +39,6 @@ LFO_BASE_HZ = 8.176
 #: Intervals (semitones) a phrase steps by, and how often: mostly seconds and thirds.
 PHRASE_STEPS = (-12, -7, -4, -3, -2, -1, 0, 1, 2, 3, 4, 7, 12)
 PHRASE_STEP_WEIGHTS = (.03, .04, .06, .08, .14, .12, .06, .12, .14, .08, .06, .04, .03)
-
-
-def _deep_merge(defaults: dict, given: dict | None) -> dict:
-    out = copy.deepcopy(defaults)
-    for key, value in (given or {}).items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = _deep_merge(out[key], value)
-        else:
-            out[key] = value
-    return out
-
-
-def randomize_settings(section: dict | None) -> dict:
-    """A dataset's ``randomize`` section with every missing key taken from the defaults."""
-    return _deep_merge(RANDOMIZE_DEFAULTS, section)
 
 
 def _chance(rng: np.random.Generator, spec: dict, scale: float = 1.0) -> float | None:

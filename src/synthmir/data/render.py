@@ -16,7 +16,8 @@ import numpy as np
 import pandas as pd
 
 from synthmir.audio import rms_db, write_audio
-from synthmir.data.clips import Clip, ClipDrawer, ClipMixer, dataset_settings, finish_audio
+from synthmir.config import complete
+from synthmir.data.clips import Clip, ClipDrawer, ClipMixer, finish_audio
 from synthmir.data.instruments import load_instruments
 from synthmir.data.midi import (
     GENERATORS,
@@ -127,7 +128,7 @@ def render_shard(
     ``dataset_dir/../{source}`` (its clips.csv must exist), no MIDI is written and
     ``soundfonts_cfg`` and ``playable_csvs`` are not used.
     """
-    cfg = dataset_settings(dataset_cfg)
+    cfg = complete("dataset", dataset_cfg, f"datasets.{dataset_name}")
     mixing = cfg["kind"] == "chords" and cfg["chord_source"] == "mix"
     start = time.perf_counter()
     root = Path(dataset_dir)

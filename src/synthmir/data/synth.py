@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from synthmir.config import default
 from synthmir.data.midi import DRUM_CHANNEL, Event, note_events, read_events
 from synthmir.errors import SynthmirError
 
@@ -182,20 +183,20 @@ class Renderer:
     ----------
     soundfonts : short name -> sound font path (checked; missing files raise SynthmirError).
     sample_rate : output rate, Hz.
-    reverb, chorus : FluidSynth's effects; off by default (they add state and cost). With
-        them on, a render may still be ``dry`` (effects off for that clip).
-    gain : FluidSynth master gain; the default leaves headroom for chords of several notes
-        below full scale.
+    reverb, chorus : FluidSynth's effects (they add state and cost). With them on, a render
+        may still be ``dry`` (effects off for that clip).
+    gain : FluidSynth master gain.
+    The defaults are a dataset's (config/config.schema.yaml).
     packages : short name -> Debian package, for the missing-file message.
     """
 
     def __init__(
         self,
         soundfonts: dict[str, str | os.PathLike],
-        sample_rate: int = 44100,
-        reverb: bool = False,
-        chorus: bool = False,
-        gain: float = 0.5,
+        sample_rate: int = default("dataset", "sample_rate"),
+        reverb: bool = default("synth", "reverb"),
+        chorus: bool = default("synth", "chorus"),
+        gain: float = default("synth", "gain"),
         packages: dict[str, str] | None = None,
     ) -> None:
         packages = packages or {}

@@ -57,12 +57,8 @@ def dataset_summary(name: str, root: Path, features_h5: Path | None) -> dict:
     """
     dataset_dir = root / layout.dataset_dir(name)
     clips = pd.read_csv(root / layout.clips_csv(name), dtype={"clip_id": str})
-    splits_csv = root / layout.splits_csv(name)
-    if splits_csv.exists():
-        splits = pd.read_csv(splits_csv, dtype={"clip_id": str})[["clip_id", "split"]]
-        clips = clips.merge(splits, on="clip_id", how="left")
-    else:
-        clips["split"] = "unsplit"
+    splits = pd.read_csv(root / layout.splits_csv(name), dtype={"clip_id": str})
+    clips = clips.merge(splits[["clip_id", "split"]], on="clip_id", how="left")
     clips["split"] = clips["split"].fillna("unsplit")
     fig, axes = plt.subplots(1, 2, figsize=(9, 2.4))
     low, high = int(clips["pitch"].min()), int(clips["pitch"].max())

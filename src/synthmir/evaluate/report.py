@@ -261,7 +261,8 @@ def _number(kind: str):
 
 def render_report(**context) -> str:
     """The page from its parts: ``sections``, ``best``, ``date``, ``version``."""
-    env = Environment(loader=PackageLoader("synthmir.evaluate"), autoescape=select_autoescape(),
+    env = Environment(loader=PackageLoader("synthmir.evaluate", "templates"),
+                      autoescape=select_autoescape(),
                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     env.filters["pct"] = _number("pct")
     env.filters["num"] = _number("num")

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from synthmir.config import variant_id
+from synthmir.config_checks import variant_id
 from synthmir.evaluate.figures import plt
 from synthmir.evaluate.stats import wilson_interval
 

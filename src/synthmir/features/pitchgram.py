@@ -35,17 +35,21 @@ from dataclasses import asdict, dataclass, fields
 import numpy as np
 import scipy.fft
 
+from synthmir.config import complete
 from synthmir.errors import SynthmirError
 from synthmir.music import A4_MIDI
 
 KINDS = ("pitchgram", "stft", "chroma")
 LEVELS = ("absolute", "clip")
+# The defaults of a feature set are the schema's (config/config.schema.yaml, $defs/features).
+_DEFAULTS = complete("features")
 _DROP_BELOW_FLOOR_DB = 30.0  # see compute_features
 
 
 @dataclass(frozen=True)
 class FeatureParams:
-    """Parameters of one feature set (the ``features.<name>`` config section).
+    """Parameters of one feature set (the ``features.<name>`` config section); the defaults
+    are the schema's.
 
     Attributes
     ----------
@@ -71,16 +75,16 @@ class FeatureParams:
         ``absolute`` (dB re full scale) or ``clip`` (dB re the clip's loudest bin).
     """
 
-    kind: str = "pitchgram"
-    block_size: int = 4096
-    hop: int = 2048
-    bins_per_semitone: int = 1
-    bin_min: int = -48
-    bin_max: int = 67
-    tuning_hz: float = 440.0
-    floor_db: float = -120.0
-    reassign_time: bool = False
-    level: str = "absolute"
+    kind: str = _DEFAULTS["kind"]
+    block_size: int = _DEFAULTS["block_size"]
+    hop: int = _DEFAULTS["hop"]
+    bins_per_semitone: int = _DEFAULTS["bins_per_semitone"]
+    bin_min: int = _DEFAULTS["bin_min"]
+    bin_max: int = _DEFAULTS["bin_max"]
+    tuning_hz: float = _DEFAULTS["tuning_hz"]
+    floor_db: float = _DEFAULTS["floor_db"]
+    reassign_time: bool = _DEFAULTS["reassign_time"]
+    level: str = _DEFAULTS["level"]
 
     def __post_init__(self) -> None:
         types = {"int": (int, "an integer"), "float": (int | float, "a number"),

@@ -26,6 +26,7 @@ from synthmir.audio import decode
 from synthmir.errors import SynthmirError
 from synthmir.features.pitchgram import FeatureParams, bin_midi, compute_features
 from synthmir.layout import atomic_path
+from synthmir.logs import announce_read
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +35,11 @@ log = logging.getLogger(__name__)
 _COMPRESSION = {"compression": "lzf"}
 _WRITE_BLOCK = 64  # clips buffered per HDF5 write in extract_shard
 _COPY_BLOCK = 4096  # rows copied at a time by merge_shards for 1-D datasets
+
+
+def _read_h5(path: str | os.PathLike) -> h5py.File:
+    announce_read(path)  # libhdf5 opens the file itself, unseen by Python's audit hooks
+    return h5py.File(path, "r")
 
 
 def _file_attrs(params: FeatureParams) -> dict[str, Any]:
@@ -176,7 +182,7 @@ def merge_shards(part_h5s: Sequence[str], out_h5: str) -> None:
     """
     if not part_h5s:
         raise SynthmirError("merge_shards needs at least one part file")
-    parts = [h5py.File(p, "r") for p in part_h5s]
+    parts = [_read_h5(p) for p in part_h5s]
     try:
         first = parts[0]
         attrs = dict(first.attrs)
@@ -290,7 +296,7 @@ class FeatureStore:
     def __init__(self, path: str | os.PathLike) -> None:
         self.path = str(path)
         try:
-            self._h5 = h5py.File(path, "r")
+            self._h5 = _read_h5(path)
         except OSError as exc:
             raise SynthmirError(f"cannot open feature file {path}: {exc}") from exc
         self._features = self._h5["features"]

@@ -1,12 +1,13 @@
 """Classify audio files with a trained model: the core under the CLI, the web app and listeners.
 
-Any audio libsndfile decodes (WAV, FLAC, OGG, MP3), at any sample rate and channel count, is
-mixed to mono and resampled to the model's rate. The model sees fixed windows of
-``input_shape[0]`` frames: a shorter clip is zero-padded to one window, a longer one is cut
-into half-overlapping windows whose probabilities are averaged. Features are computed with
-exactly the parameters saved with the model, so a clip of the training length gives the very
-pitchgram the model was trained on. For a single-label (instrument) model only the windows
-that hold playing vote, and their votes are combined as :mod:`synthmir.infer.voting` says.
+Any audio libsndfile decodes (WAV, FLAC, OGG, MP3), at any sample rate, channel count and
+length, is mixed to mono and resampled to the model's rate, a block at a time. The model sees
+fixed windows of ``input_shape[0]`` frames: a shorter clip is zero-padded to one window, a
+longer one is cut into half-overlapping windows (:func:`classify_blocks`). Features are
+computed with exactly the parameters saved with the model, so a clip of the training length
+gives the very pitchgram the model was trained on. For a single-label (instrument) model only
+the windows that hold playing vote, and their votes are combined as :mod:`synthmir.infer.voting`
+says.
 
 :mod:`synthmir.infer.windows` instead decides every hop of a recording separately.
 """
@@ -18,22 +19,33 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
 
 from synthmir import layout
-from synthmir.audio import READ_SUFFIXES, SILENCE_PEAK, load_audio, resample
-from synthmir.errors import SynthmirError
+from synthmir.audio import (
+    READ_SUFFIXES,
+    SILENCE_PEAK,
+    AudioReader,
+    check_samples,
+    resample,
+    resample_stream,
+)
+from synthmir.errors import DegenerateAudio, SynthmirError
 from synthmir.features.pitchgram import FeatureParams, compute_features
-from synthmir.infer.voting import combine, voting_windows, window_stats
+from synthmir.infer.stream import sliding_windows
+from synthmir.infer.voting import WindowStats, combine, voting_windows, window_stats
 from synthmir.learn.saved_model import Predictor
 
 log = logging.getLogger(__name__)
 
 # Multilabel outputs at or above this count as present unless the model saved its own.
 DEFAULT_THRESHOLD = 0.5
+# Windows whose features go through the model at once: all that is kept of the audio.
+BATCH_WINDOWS = 32
 #: Names the workflow's working directory (where `make report` ran), so the commands find its
 #: models from anywhere; `--workdir` overrides it.
 WORKDIR_ENV = "SYNTHMIR_WORKDIR"
@@ -227,105 +239,153 @@ def find_model(model: str | os.PathLike | None = None, root: str | os.PathLike |
     return folder
 
 
-def window_starts(n_samples: int, window: int) -> list[int]:
-    """Start samples of half-overlapping windows covering ``n_samples``; the last ends at the end.
-
-    A clip no longer than ``window`` is one window at 0 (it is zero-padded).
-    """
-    if n_samples <= window:
-        return [0]
-    step = max(1, window // 2)
-    starts = list(range(0, n_samples - window + 1, step))
-    if starts[-1] + window < n_samples:
-        starts.append(n_samples - window)
-    return starts
-
-
 def classify(classifier: Classifier, audio: np.ndarray, sample_rate: int) -> Prediction:
-    """Classify mono audio.
+    """Classify mono audio held in memory, shape (n_samples,), full scale = 1, at
+    ``sample_rate`` Hz (see :func:`classify_blocks`)."""
+    return classify_blocks(classifier, [np.asarray(audio, dtype=np.float32).reshape(-1)],
+                           sample_rate)
 
-    Parameters
-    ----------
-    classifier : Classifier
-    audio : numpy.ndarray
-        Mono samples, shape (n_samples,), full scale = 1.
-    sample_rate : int
-        Hz of ``audio``; resampled to the model's rate when it differs.
 
-    Returns
-    -------
-    Prediction
-        Probabilities averaged over the non-silent windows (all windows go through the
-        model in one batch).
+def classify_source(classifier: Classifier, source: str | os.PathLike | bytes,
+                    max_seconds: float | None = None) -> tuple[Prediction, float]:
+    """Decode and classify a file or encoded bytes, a block at a time; returns the prediction
+    and the seconds taken.
 
     Raises
     ------
     SynthmirError
-        When the audio is empty or silent.
+        As :class:`synthmir.audio.AudioReader` (``max_seconds``: longest audio accepted)
+        and :func:`classify_blocks`.
     """
-    audio = classifier.at_model_rate(audio, sample_rate)
-    window = classifier.window_samples
-    starts = window_starts(audio.size, window)
-    # A long recording's silent stretches say nothing about what plays; skip them.
-    kept = [s for s in starts if np.abs(audio[s : s + window]).max() >= SILENCE_PEAK]
-    if not kept:
-        raise SynthmirError("the audio is silent (peak below -90 dBFS)")
-    padded = np.zeros((len(kept), window), dtype=np.float32)
-    for row, start in zip(padded, kept, strict=True):
-        chunk = audio[start : start + window]
-        row[: chunk.size] = chunk
-    features = np.stack(
-        [compute_features(row, classifier.sample_rate, classifier.params) for row in padded]
-    )
-    with classifier._lock:
-        per_window = classifier.predictor.predict_features(features)
+    started = time.perf_counter()
+    with AudioReader(source, max_seconds) as reader:
+        prediction = classify_blocks(classifier, reader.blocks(), reader.info.sample_rate)
+    return prediction, time.perf_counter() - started
+
+
+def classify_blocks(classifier: Classifier, blocks: Iterable[np.ndarray], sample_rate: int
+                    ) -> Prediction:
+    """Classify a recording of any length from its blocks, in the memory of a few windows.
+
+    One step a function: decoded blocks, checked (:func:`synthmir.audio.check_samples`) →
+    resampled to the model's rate (:func:`synthmir.audio.resample_stream`) →
+    half-overlapping windows of the model's input length (:func:`sliding_windows`) → for
+    each window that is not silent, its probabilities and level, the model run a batch of
+    windows at a time (:func:`window_probabilities`) → the windows that vote and their
+    combination (:mod:`synthmir.infer.voting`; a multilabel model averages them all).
+
+    Parameters
+    ----------
+    classifier : Classifier
+    blocks : iterable of numpy.ndarray
+        float32 mono samples, full scale = 1, in order.
+    sample_rate : int
+        Hz of the blocks.
+
+    Raises
+    ------
+    DegenerateAudio
+        When the audio is not audio (NaN, inf, far beyond full scale), is shorter than one
+        analysis frame, or is silent.
+    """
+    length = {"samples": 0}
+    stream = _counted(resample_stream(_checked(blocks), sample_rate, classifier.sample_rate),
+                      length, classifier)
+    windows = window_probabilities(classifier, sliding_windows(stream, classifier.window_samples))
+    if not windows.starts:
+        raise DegenerateAudio("the audio is silent (peak below -90 dBFS)")
+    return _prediction(classifier, windows, length["samples"] / classifier.sample_rate)
+
+
+def _checked(blocks: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
+    for block in blocks:
+        check_samples(block)
+        yield block
+
+
+def _counted(stream: Iterator[np.ndarray], length: dict, classifier: Classifier
+             ) -> Iterator[np.ndarray]:
+    """The stream, its length counted; at its end, too short a recording is refused."""
+    for block in stream:
+        length["samples"] += block.size
+        yield block
+    n, frame, rate = length["samples"], classifier.params.block_size, classifier.sample_rate
+    if n == 0:
+        raise DegenerateAudio("the audio has no samples (zero length)")
+    if n < frame:
+        raise DegenerateAudio(f"the audio lasts {1000 * n / rate:.1f} ms, shorter than one "
+                              f"analysis frame ({1000 * frame / rate:.0f} ms)")
+
+
+@dataclass
+class Windows:
+    """The windows of a recording that are not silent: where each starts and ends (samples
+    at the model's rate), the model's probabilities (windows, classes) and its level."""
+
+    starts: list[int] = field(default_factory=list)
+    ends: list[int] = field(default_factory=list)
+    probabilities: list[np.ndarray] = field(default_factory=list)
+    stats: list[WindowStats] = field(default_factory=list)
+
+
+def window_probabilities(classifier: Classifier, windows: Iterable[tuple[int, np.ndarray]]
+                         ) -> Windows:
+    """Run every window that is not silent (peak below -90 dBFS: a long recording's silences
+    say nothing about what plays) through features and model, :data:`BATCH_WINDOWS` at a time.
+    """
+    window, rate = classifier.window_samples, classifier.sample_rate
+    found, batch = Windows(), []
+
+    def run() -> None:
+        with classifier._lock:
+            found.probabilities.extend(classifier.predictor.predict_features(np.stack(batch)))
+        batch.clear()
+
+    for start, chunk in windows:
+        if np.abs(chunk).max(initial=0.0) < SILENCE_PEAK:
+            continue
+        padded = np.zeros(window, dtype=np.float32)
+        padded[: chunk.size] = chunk
+        batch.append(compute_features(padded, rate, classifier.params))
+        found.starts.append(start)
+        found.ends.append(start + chunk.size)
+        found.stats.append(window_stats(chunk, rate))
+        if len(batch) == BATCH_WINDOWS:
+            run()
+    if batch:
+        run()
+    return found
+
+
+def _prediction(classifier: Classifier, windows: Windows, seconds: float) -> Prediction:
+    """The recording's answer from its windows' (see :mod:`synthmir.infer.voting`)."""
     names = classifier.predictor.label_names
+    per_window = np.stack(windows.probabilities)
     timeline: list[dict] = []
     if classifier.predictor.multilabel:
         probabilities = per_window.mean(axis=0)
-        voters = len(kept)
-    else:
-        stats = [window_stats(row[: min(window, audio.size - s)], classifier.sample_rate)
-                 for row, s in zip(padded, kept, strict=True)]
-        votes = voting_windows(stats)
-        probabilities = combine(per_window[votes])
-        voters = int(votes.sum())
-        rate = classifier.sample_rate
-        timeline = [{"start": round(s / rate, 3),
-                     "end": round(min(s + window, audio.size) / rate, 3),
-                     "label": names[int(np.argmax(p))], "probability": round(float(p.max()), 4),
-                     "voted": bool(v)}
-                    for s, p, v in zip(kept, per_window, votes, strict=True)]
-    if classifier.predictor.multilabel:
         labels = [n for n, p, t in zip(names, probabilities, classifier.threshold, strict=True)
                   if p >= t]
-        label = " ".join(labels) or "none"
+        label, voters = " ".join(labels) or "none", len(per_window)
     else:
-        label = names[int(np.argmax(probabilities))]
+        votes = voting_windows(windows.stats)
+        probabilities = combine(per_window[votes])
+        label, voters = names[int(np.argmax(probabilities))], int(votes.sum())
         labels = [label]
+        rate = classifier.sample_rate
+        timeline = [{"start": round(s / rate, 3), "end": round(e / rate, 3),
+                     "label": names[int(np.argmax(p))], "probability": round(float(p.max()), 4),
+                     "voted": bool(v)}
+                    for s, e, p, v in zip(windows.starts, windows.ends, per_window, votes,
+                                          strict=True)]
     return Prediction(
         label=label,
         labels=labels,
         probabilities={n: float(p) for n, p in zip(names, probabilities, strict=True)},
         windows=voters,
-        seconds=audio.size / classifier.sample_rate,
+        seconds=seconds,
         timeline=timeline,
     )
-
-
-def classify_source(classifier: Classifier, source: str | os.PathLike | bytes
-                    ) -> tuple[Prediction, float]:
-    """Decode and classify a file or encoded bytes; returns the prediction and seconds taken.
-
-    Raises
-    ------
-    SynthmirError
-        As :func:`synthmir.audio.load_audio` and :func:`classify`.
-    """
-    started = time.perf_counter()
-    audio = load_audio(source, classifier.sample_rate)
-    prediction = classify(classifier, audio, classifier.sample_rate)
-    return prediction, time.perf_counter() - started
 
 
 def audio_files(paths: list[str | os.PathLike]) -> list[Path]:

@@ -24,6 +24,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from synthmir import __version__
+from synthmir.audio import DEFAULT_MAX_SECONDS
 from synthmir.errors import SynthmirError
 from synthmir.infer.classify import Classifier, classify, classify_source
 from synthmir.infer.web_timelines import (
@@ -31,6 +32,8 @@ from synthmir.infer.web_timelines import (
     TIMELINE_PATH,
     HarmonyModel,
     add_timeline_routes,
+    audio_error,
+    two_files,
 )
 
 log = logging.getLogger(__name__)
@@ -142,6 +145,7 @@ def _warm_up(classifier: Classifier) -> None:
 
 def create_app(model_dir: str | os.PathLike,
                max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
+               max_audio_seconds: float = DEFAULT_MAX_SECONDS,
                harmony_model: str | os.PathLike | None = None,
                workdir: str | os.PathLike | None = None) -> FastAPI:
     """Build the web app for one model.
@@ -152,6 +156,8 @@ def create_app(model_dir: str | os.PathLike,
         A model folder (``model.keras``, ``preprocessing.json``); loaded once, at startup.
     max_upload_bytes : int
         Largest audio upload accepted, bytes; larger ones get 413 without being read.
+    max_audio_seconds : float
+        Longest audio accepted; longer gets 413 from its header, before it is decoded.
     harmony_model : str or path, optional
         The model for chord timelines; default: the leaderboard's best harmony model in
         ``workdir``, if any. Loaded on first use.
@@ -187,7 +193,8 @@ def create_app(model_dir: str | os.PathLike,
     )
     for path in (PREDICT_PATH, CHORDS_PATH, TIMELINE_PATH):
         app.add_middleware(UploadLimit, path=path, max_body=max_upload_bytes + MULTIPART_SLACK)
-    add_timeline_routes(app, HarmonyModel(harmony_model, workdir), max_upload_bytes, _too_large)
+    add_timeline_routes(app, HarmonyModel(harmony_model, workdir), max_upload_bytes, _too_large,
+                        max_audio_seconds)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -226,6 +233,7 @@ def create_app(model_dir: str | os.PathLike,
             "labels": classifier.predictor.label_names,
             "sample_rate": classifier.sample_rate,
             "max_upload_bytes": max_upload_bytes,
+            "max_audio_seconds": max_audio_seconds,
         }
 
     @app.post(PREDICT_PATH, response_model=PredictResponse)
@@ -234,15 +242,20 @@ def create_app(model_dir: str | os.PathLike,
         file: Annotated[UploadFile, File(description="WAV, FLAC, OGG or MP3; any rate, "
                                          "channels and length")],
     ) -> PredictResponse | JSONResponse:
-        """Classify one uploaded audio file."""
+        """Classify one uploaded audio file (413: too large or too long; 422: not
+        classifiable audio, such as silence or a few samples; 400: not audio)."""
+        refused = await two_files(request)
+        if refused is not None:
+            return refused
         data = await file.read()
         if len(data) > max_upload_bytes:
             return _too_large()
         classifier: Classifier = request.app.state.classifier
         try:
-            prediction, seconds = await run_in_threadpool(classify_source, classifier, data)
+            prediction, seconds = await run_in_threadpool(classify_source, classifier, data,
+                                                          max_audio_seconds)
         except SynthmirError as err:
-            return JSONResponse({"error": str(err)}, status_code=400)
+            return audio_error(err)
         return PredictResponse(
             label=prediction.label,
             labels=prediction.labels,

@@ -27,7 +27,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from synthmir.audio import load_audio
-from synthmir.errors import SynthmirError
+from synthmir.errors import AudioTooLong, DegenerateAudio, SynthmirError
 from synthmir.infer.classify import Classifier, find_model
 from synthmir.infer.timeline import (
     label_timeline,
@@ -140,10 +140,11 @@ class HarmonyModel:
         return self._classifier
 
 
-def _chords(harmony: HarmonyModel, data: bytes, hop: float) -> ChordsResponse:
+def _chords(harmony: HarmonyModel, data: bytes, hop: float, max_seconds: float
+            ) -> ChordsResponse:
     started = time.perf_counter()
     classifier = harmony.get()
-    audio = load_audio(data, classifier.sample_rate)
+    audio = load_audio(data, classifier.sample_rate, max_seconds)
     segments = transcribe(classifier, audio, classifier.sample_rate, hop)
     rows = timeline_rows(segments)
     return ChordsResponse(
@@ -154,9 +155,10 @@ def _chords(harmony: HarmonyModel, data: bytes, hop: float) -> ChordsResponse:
         timing_ms=round(1000 * (time.perf_counter() - started), 2))
 
 
-def _instrument(classifier: Classifier, data: bytes, hop: float) -> TimelineResponse:
+def _instrument(classifier: Classifier, data: bytes, hop: float, max_seconds: float
+                ) -> TimelineResponse:
     started = time.perf_counter()
-    audio = load_audio(data, classifier.sample_rate)
+    audio = load_audio(data, classifier.sample_rate, max_seconds)
     segments = label_timeline(classifier, audio, classifier.sample_rate, hop)
     return TimelineResponse(
         model=classifier.model_id, hop=hop, seconds=round(audio.size / classifier.sample_rate, 4),
@@ -166,14 +168,33 @@ def _instrument(classifier: Classifier, data: bytes, hop: float) -> TimelineResp
         timing_ms=round(1000 * (time.perf_counter() - started), 2))
 
 
-def add_timeline_routes(app: FastAPI, harmony: HarmonyModel, max_upload_bytes: int,
-                        too_large: Callable[[], JSONResponse]) -> None:
-    """Add the harmony and timeline routes to ``app`` (whose ``state.classifier`` is the served
-    model once started). Uploads over ``max_upload_bytes`` get ``too_large()`` (413); a file
-    that cannot be decoded, or a task the model cannot do, 400; chords without a harmony
-    model, 404."""
+async def two_files(request: Request) -> JSONResponse | None:
+    """A 400 when the upload holds more than one ``file`` field, else None."""
+    fields = (await request.form()).getlist("file")
+    if len(fields) > 1:
+        return JSONResponse({"error": f"{len(fields)} 'file' fields: send one file per "
+                             "request"}, status_code=400)
+    return None
 
-    async def upload(file: UploadFile) -> bytes | JSONResponse:
+
+def audio_error(err: SynthmirError) -> JSONResponse:
+    """The answer to audio that cannot be classified: 413 too long, 422 no recording to
+    classify (too short, not finite, far beyond full scale, silent), else 400."""
+    status = {AudioTooLong: 413, DegenerateAudio: 422}.get(type(err), 400)
+    return JSONResponse({"error": str(err)}, status_code=status)
+
+
+def add_timeline_routes(app: FastAPI, harmony: HarmonyModel, max_upload_bytes: int,
+                        too_large: Callable[[], JSONResponse], max_seconds: float) -> None:
+    """Add the harmony and timeline routes to ``app`` (whose ``state.classifier`` is the served
+    model once started). Uploads over ``max_upload_bytes`` get ``too_large()`` (413), audio
+    longer than ``max_seconds`` 413 as well; see :func:`audio_error` for the others, and a
+    task the model cannot do 400; chords without a harmony model, 404."""
+
+    async def upload(request: Request, file: UploadFile) -> bytes | JSONResponse:
+        refused = await two_files(request)
+        if refused is not None:
+            return refused
         data = await file.read()
         return too_large() if len(data) > max_upload_bytes else data
 
@@ -183,29 +204,30 @@ def add_timeline_routes(app: FastAPI, harmony: HarmonyModel, max_upload_bytes: i
         return harmony.info()
 
     @app.post(CHORDS_PATH, response_model=ChordsResponse)
-    async def chords(file: Annotated[UploadFile, _AUDIO],
+    async def chords(request: Request, file: Annotated[UploadFile, _AUDIO],
                      hop: Annotated[float, Query(gt=0, le=2.0)] = CHORD_HOP
                      ) -> ChordsResponse | JSONResponse:
         """The chord timeline of one clip: pitch classes and chord name per segment, and MIDI."""
         if harmony.folder is None:
             return JSONResponse({"error": harmony.reason}, status_code=404)
-        data = await upload(file)
+        data = await upload(request, file)
         if isinstance(data, JSONResponse):
             return data
         try:
-            return await run_in_threadpool(_chords, harmony, data, hop)
+            return await run_in_threadpool(_chords, harmony, data, hop, max_seconds)
         except SynthmirError as err:
-            return JSONResponse({"error": str(err)}, status_code=400)
+            return audio_error(err)
 
     @app.post(TIMELINE_PATH, response_model=TimelineResponse)
     async def timeline(request: Request, file: Annotated[UploadFile, _AUDIO],
                        hop: Annotated[float, Query(gt=0, le=2.0)] = INSTRUMENT_HOP
                        ) -> TimelineResponse | JSONResponse:
         """The served model's most probable class over time, for a long recording."""
-        data = await upload(file)
+        data = await upload(request, file)
         if isinstance(data, JSONResponse):
             return data
         try:
-            return await run_in_threadpool(_instrument, request.app.state.classifier, data, hop)
+            return await run_in_threadpool(_instrument, request.app.state.classifier, data, hop,
+                                           max_seconds)
         except SynthmirError as err:
-            return JSONResponse({"error": str(err)}, status_code=400)
+            return audio_error(err)

@@ -48,9 +48,10 @@ from __future__ import annotations
 import keras
 from keras import layers
 
+from synthmir.config import complete
+from synthmir.config_checks import PITCH_KINDS
 from synthmir.errors import SynthmirError
 from synthmir.learn.layers import (
-    FRAME_MODES,
     ChromaMean,
     F0Candidates,
     FrameSelect,
@@ -58,97 +59,6 @@ from synthmir.learn.layers import (
     OctaveFold,
     PitchPosition,
 )
-from synthmir.music import HARMONICS
-
-#: pitchfold's offsets: the harmonics above a bin (evidence that it is a fundamental) and
-#: the fundamentals 2, 3 and 4 harmonics below it (evidence that it is a partial of those).
-FOLD_HARMONICS = [-24, -19, -12, *HARMONICS]
-#: Kinds that read pitch bins (their input must be a pitchgram with semitone bins).
-PITCH_KINDS = ("pitchfold", "chroma_mean")
-
-ARCHITECTURES: dict[str, dict] = {
-    "baseline": {
-        "filters": [32, 64, 64, 64],  # filters per block
-        "convs_per_block": 2,  # [Conv2D → BatchNorm → ELU] repeats per block
-        "kernel_size": 3,  # square Conv2D kernel, frames × bins
-        "pool": 2,  # square max pooling after each block
-        "dropout": 0.1,  # dropout after each block
-        "dense": [],  # hidden dense sizes before the output layer
-    },
-    "pitchconv": {
-        "time_pool": 4,  # average this many frames into one step before the convolutions
-        "harmonics": list(HARMONICS),  # semitone offsets stacked as channels; [] stacks nothing
-        "position": True,  # append the bin position as a channel (register-aware kernels)
-        "filters": [128, 128],  # Conv1D filters per block, along pitch
-        "kernel_size": 5,  # Conv1D kernel along pitch, bins
-        "pool": 1,  # max pooling along pitch after each block but the last (1 = none)
-        "dropout": 0.1,  # dropout before the output layer
-        "global_pool": "max",  # pooling over pitch after the blocks: max, avg or maxavg
-        "dense": [64],  # hidden dense sizes
-    },
-    "harmonicnet": {
-        "time_pool": 4,  # average this many frames into one step
-        # semitone offsets of harmonics 1..12, each stacked with its neighbouring bins
-        "harmonics": [0, 12, 19, 24, 28, 31, 34, 36, 38, 40, 42, 43],
-        "neighbours": 1,  # bins on each side of a harmonic, semitones
-        "candidates": 4,  # fundamentals kept per step
-        "highest_fundamental": 108,  # MIDI: bins above cannot be a fundamental (C8)
-        "candidate_dense": [128, 128],  # the per-candidate network (ReLU)
-        "envelope_semitones": 5,  # spectral envelope per step: mean over this many semitones
-        "filters": [128, 128],  # Conv1D filters over time, kernel 3
-        "dense": [128],  # hidden dense sizes
-        "dropout": 0.2,  # dropout before the output layer
-    },
-    "pitchfold": {
-        "time_pool": 2,  # average this many frames into one step before the convolutions
-        "harmonics": FOLD_HARMONICS,  # semitone offsets stacked as channels (may be < 0)
-        "filters": [32, 32],  # Conv2D filters per block, over (time, pitch)
-        "kernel_size": 3,  # square Conv2D kernel, steps × bins
-    },
-    "chroma_mean": {},
-    "funnel": {
-        "dense": [512, 256, 128, 64],  # ReLU layers, each followed by dropout
-        "dropout": 0.5,
-        "frame": "max_energy",  # max_energy (the loudest frame) or middle
-    },
-}
-
-
-def architecture_config(architecture: dict) -> dict:
-    """Complete an ``architecture`` config with the defaults of its kind.
-
-    Parameters
-    ----------
-    architecture : dict
-        ``kind`` plus any of that kind's keys (see :data:`ARCHITECTURES`).
-
-    Returns
-    -------
-    dict
-        Every key of the kind, given values overriding the defaults.
-
-    Raises
-    ------
-    SynthmirError
-        On an unknown kind or key.
-    """
-    kind = architecture.get("kind", "pitchconv")
-    if kind not in ARCHITECTURES:
-        raise SynthmirError(f"unknown architecture kind {kind!r}; known: {sorted(ARCHITECTURES)}")
-    defaults = ARCHITECTURES[kind]
-    unknown = sorted(set(architecture) - set(defaults) - {"kind"})
-    if unknown:
-        raise SynthmirError(
-            f"unknown architecture option(s) {unknown} for kind {kind!r}; known: {sorted(defaults)}"
-        )
-    cfg = {"kind": kind, **defaults, **architecture}
-    if cfg.get("frame", FRAME_MODES[0]) not in FRAME_MODES:
-        raise SynthmirError(f"architecture frame={cfg['frame']!r} must be one of {FRAME_MODES}")
-    if cfg.get("global_pool", "max") not in ("max", "avg", "maxavg"):
-        raise SynthmirError(
-            f"architecture global_pool={cfg['global_pool']!r} must be max, avg or maxavg"
-        )
-    return cfg
 
 
 def _output(x, n_outputs: int, multilabel: bool, batchnorm: bool):
@@ -295,8 +205,8 @@ def build_model(
     Parameters
     ----------
     architecture : dict
-        ``kind`` (a key of :data:`ARCHITECTURES`) and that kind's options; missing ones
-        take the defaults.
+        ``kind`` and that kind's options (config/config.schema.yaml, ``$defs/architecture``);
+        missing ones take the kind's defaults.
     input_shape : tuple of int
         (frames, bins) of one pitchgram (or of any features for ``funnel``).
     n_outputs : int
@@ -321,7 +231,7 @@ def build_model(
     SynthmirError
         On an unknown kind or option, or a pitch-class kind asked for other outputs.
     """
-    cfg = architecture_config(architecture)
+    cfg = complete("architecture", architecture, "architecture")
     if cfg["kind"] in PITCH_KINDS and not (multilabel and n_outputs == 12):
         raise SynthmirError(
             f"architecture {cfg['kind']} predicts the 12 pitch classes: use it with "

@@ -33,6 +33,7 @@ import os
 import numpy as np
 import pandas as pd
 
+from synthmir.config import complete
 from synthmir.errors import SynthmirError
 from synthmir.layout import atomic_path
 
@@ -41,7 +42,6 @@ log = logging.getLogger(__name__)
 SPLITS = ("train", "valid", "test")
 #: The splits a model is judged on (train is what it was fitted to).
 HELD_OUT = ("valid", "test")
-DEFAULTS = {"valid": 0.2, "test": 0.2, "stratify": "family", "seed": 0, "holdout_soundfonts": []}
 
 
 def clip_uniform(clip_ids: pd.Series | list[str], seed: int) -> np.ndarray:
@@ -69,13 +69,7 @@ def clip_uniform(clip_ids: pd.Series | list[str], seed: int) -> np.ndarray:
 
 
 def _config(split_cfg: dict) -> dict:
-    unknown = sorted(set(split_cfg) - set(DEFAULTS))
-    if unknown:
-        raise SynthmirError(f"unknown split option(s) {unknown}; known: {sorted(DEFAULTS)}")
-    cfg = {**DEFAULTS, **split_cfg}
-    for key in ("valid", "test"):
-        if not 0.0 <= float(cfg[key]) < 1.0:
-            raise SynthmirError(f"split {key}={cfg[key]} must be a fraction in [0, 1)")
+    cfg = complete("split", split_cfg, "split")
     if cfg["valid"] + cfg["test"] >= 1.0:
         raise SynthmirError(
             f"split valid + test = {cfg['valid'] + cfg['test']} leaves no clip for training;"
@@ -93,8 +87,9 @@ def assign_splits(clips: pd.DataFrame, split_cfg: dict) -> pd.DataFrame:
         One row per clip with at least ``clip_id``, the ``stratify`` column, and
         ``soundfont`` when sound fonts are held out.
     split_cfg : dict
-        ``valid`` and ``test`` (fractions of all clips), ``stratify`` (column whose strata
-        are checked), ``seed`` (int, default 0), ``holdout_soundfonts`` (sound font names
+        The ``split`` section (missing keys take the schema's defaults): ``valid`` and
+        ``test`` (fractions of all clips), ``stratify`` (column whose strata
+        are checked), ``seed`` (int), ``holdout_soundfonts`` (sound font names
         whose clips all go to test; then ``test`` is unused and the rest is split between
         train and valid as ``1 - valid - test`` : ``valid``).
 

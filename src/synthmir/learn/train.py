@@ -20,6 +20,8 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from synthmir.config import complete
+from synthmir.config_checks import PITCH_KINDS
 from synthmir.errors import SynthmirError
 from synthmir.features.store import FeatureStore
 from synthmir.layout import (
@@ -31,68 +33,16 @@ from synthmir.layout import (
     atomic_path,
 )
 from synthmir.learn.batches import ClipBatches
-from synthmir.learn.models import PITCH_KINDS, architecture_config, build_model
-from synthmir.learn.saved_model import STANDARDIZE, Scaler
+from synthmir.learn.models import build_model
+from synthmir.learn.saved_model import Scaler
 from synthmir.learn.splits import split_rows
-from synthmir.learn.thresholds import THRESHOLD_MODES, saved_threshold
+from synthmir.learn.thresholds import saved_threshold
 from synthmir.music import A4_MIDI, PITCH_CLASS_NAMES, pitch_class_matrix
 from synthmir.runtime import configure_threads
 
 log = logging.getLogger(__name__)
 
 MULTILABEL_TARGETS = {"pitch_classes"}
-MODEL_KEYS = {"dataset", "features", "target", "architecture", "training"}
-
-TRAINING: dict = {
-    "seed": 7,  # seeds python, numpy, the backend, shuffling and augmentation
-    "batch_size": 32,
-    "epochs": 30,  # maximum epochs
-    "patience": 8,  # early stopping on valid loss (best weights restored); 0 = off
-    "learning_rate": 0.002,
-    "optimizer": "adam",  # adam, adamw or sgd (Nesterov momentum 0.9)
-    "weight_decay": 0.0,  # decoupled weight decay (adam, adamw, sgd); 0 = none
-    "schedule": "cosine",  # constant, cosine (to 1 % over `epochs`) or plateau (halve)
-    "standardize": "global",  # none, global or per_bin; fitted on train clips only
-    "pitch_shift": 2,  # augmentation: random shift along pitch, ± this many semitones
-    "gain_db": 6.0,  # augmentation: random level change, ± this many dB
-    "in_memory_mb": 2048,  # read features into memory when they fit in this; 0 = stream
-    # pitch_classes: decision threshold saved with the model; global or per_class are tuned
-    # on valid (maximum exact match, ties to micro F1); a number in (0, 1) is used as is
-    "threshold": "global",
-}
-OPTIMIZERS = ("adam", "adamw", "sgd")
-SCHEDULES = ("constant", "cosine", "plateau")
-
-
-def training_config(training: dict) -> dict:
-    """Complete a ``training`` config with defaults; raise on unknown keys or values."""
-    unknown = sorted(set(training) - set(TRAINING))
-    if unknown:
-        raise SynthmirError(f"unknown training option(s) {unknown}; known: {sorted(TRAINING)}")
-    cfg = {**TRAINING, **training}
-    for key, allowed in (
-        ("optimizer", OPTIMIZERS),
-        ("schedule", SCHEDULES),
-        ("standardize", STANDARDIZE),
-    ):
-        if cfg[key] not in allowed:
-            raise SynthmirError(f"training {key}={cfg[key]!r} must be one of {list(allowed)}")
-    if int(cfg["batch_size"]) < 1:
-        raise SynthmirError(f"training batch_size={cfg['batch_size']} must be at least 1")
-    if int(cfg["epochs"]) < 0:
-        raise SynthmirError(f"training epochs={cfg['epochs']} must be 0 (no fitting) or more")
-    threshold = cfg["threshold"]
-    if threshold not in THRESHOLD_MODES and not (
-        isinstance(threshold, int | float) and not isinstance(threshold, bool)
-        and 0 < threshold < 1
-    ):
-        raise SynthmirError(
-            f"training threshold={threshold!r} must be {' or '.join(THRESHOLD_MODES)} or a "
-            "number between 0 and 1"
-        )
-    return cfg
-
-
 def _encode_labels(store: FeatureStore, target: str) -> tuple[np.ndarray, list[str], bool]:
     """Encode the ``target`` label column: (encoded, label names, multilabel)."""
     if target not in store.labels.columns:
@@ -168,9 +118,9 @@ def train_model(
         ``clip_id,split`` table; train clips are fitted, valid clips drive early stopping
         and model selection, test clips are not touched.
     model_cfg : dict
-        The model's config entry: ``target`` (a label column: family, program or
-        pitch_classes), ``architecture`` (see :mod:`synthmir.learn.models`) and ``training``
-        (see :data:`TRAINING`); ``dataset`` and ``features`` are recorded only.
+        The model's config entry (``$defs/model`` of config/config.schema.yaml; missing keys
+        take its defaults): ``target`` (a label column: family, program or pitch_classes),
+        ``architecture`` and ``training``; ``dataset`` and ``features`` are recorded only.
     out_dir : path
         Receives ``model.keras``, ``preprocessing.json``, ``history.csv``, ``summary.txt``
         and ``train.json``.
@@ -180,17 +130,11 @@ def train_model(
     Raises
     ------
     SynthmirError
-        On unknown config keys or values, a missing target, or splits that do not match
+        On a bad config entry, a target the features do not label, or splits that do not match
         the features.
     """
-    unknown = sorted(set(model_cfg) - MODEL_KEYS)
-    if unknown:
-        raise SynthmirError(f"unknown model option(s) {unknown}; known: {sorted(MODEL_KEYS)}")
-    if "target" not in model_cfg:
-        raise SynthmirError("model config lacks `target` (family, program or pitch_classes)")
-    target = model_cfg["target"]
-    arch = architecture_config(model_cfg.get("architecture", {}))
-    cfg = training_config(model_cfg.get("training", {}))
+    model_cfg = complete("model", model_cfg, "model")
+    target, arch, cfg = model_cfg["target"], model_cfg["architecture"], model_cfg["training"]
     out = Path(out_dir)
     started = time.perf_counter()
 
@@ -322,8 +266,8 @@ def train_model(
         lr,
         preprocessing=preprocessing,
         train_info={
-            "dataset": model_cfg.get("dataset"),
-            "features": model_cfg.get("features"),
+            "dataset": model_cfg["dataset"],
+            "features": model_cfg["features"],
             "target": target,
             "architecture": arch,
             "training": cfg,

@@ -100,6 +100,21 @@ def test_merge_rejects_mismatched_parts(tiny_dataset: tuple[Path, list[Path]]) -
     assert not (root / "out.h5").exists()
 
 
+def test_a_text_column_empty_in_one_shard_merges(tiny_dataset) -> None:
+    """pandas reads a column no clip of a shard filled (a randomization none drew) as NaN."""
+    root, manifests = tiny_dataset
+    for k, manifest in enumerate(manifests):
+        table = pd.read_csv(manifest)
+        table["codec"] = ["ogg", ""] if k == 0 else [""]
+        table.to_csv(manifest, index=False)
+    parts = [root / f"part{i}.h5" for i in range(2)]
+    for manifest, part in zip(manifests, parts, strict=True):
+        extract_shard(str(manifest), str(root), str(part), {})
+    merge_shards([str(p) for p in parts], str(root / "merged.h5"))
+    with h5py.File(root / "merged.h5") as h5:
+        assert h5["labels/codec"].asstr()[...].tolist() == ["ogg", "", ""]
+
+
 def test_empty_shard_merges(tiny_dataset: tuple[Path, list[Path]]) -> None:
     root, manifests = tiny_dataset
     empty = root / "empty.csv"

@@ -159,24 +159,26 @@ def test_audio_that_is_no_recording_is_422(toy_server, name):
     assert code == 422 and problem in body["error"]
 
 
-def test_too_long_audio_is_413_before_it_is_decoded(toy_server):
+@pytest.mark.parametrize("path", ["/api/v1/predict", "/api/v1/timeline"])
+def test_too_long_audio_is_413_before_it_is_decoded(toy_server, path):
     """A 40-s clip over the 30-s limit; and a 0.9-kB FLAC whose header claims 10 hours (it
     holds one second): refused from the header alone, so nothing of it was decoded."""
     long = audio_bytes(sine(MAX_SECONDS + 10, sr=8000), 8000, "FLAC")
     for data in (long, flac_claiming(10 * 3600)):
-        code, body = post_file(toy_server + "/api/v1/predict", data, filename="long.flac")
+        code, body = post_file(toy_server + path, data, filename="long.flac")
         assert code == 413 and "longer than the 0.5 min accepted" in body["error"], body
     short = audio_bytes(sine(MAX_SECONDS - 10, sr=8000), 8000, "FLAC")
-    assert post_file(toy_server + "/api/v1/predict", short)[0] == 200
+    assert post_file(toy_server + path, short)[0] == 200
 
 
-def test_two_file_fields_are_a_400(toy_server):
+@pytest.mark.parametrize("path", ["/api/v1/predict", "/api/v1/timeline"])
+def test_two_file_fields_are_a_400(toy_server, path):
     boundary = uuid.uuid4().hex
     part = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.wav"
             "\"\r\nContent-Type: audio/wav\r\n\r\n").encode() + wav_bytes(sine(1.0)) + b"\r\n"
     body = part + part + f"--{boundary}--\r\n".encode()
     request = urllib.request.Request(
-        toy_server + "/api/v1/predict", data=body, method="POST",
+        toy_server + path, data=body, method="POST",
         headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
     code, answer = _send(request)
     assert code == 400 and answer == {"error": "2 'file' fields: send one file per request"}

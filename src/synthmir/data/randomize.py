@@ -49,7 +49,7 @@ def _chance(rng: np.random.Generator, spec: dict, scale: float = 1.0) -> float |
 
 
 def _pick(rng: np.random.Generator, weights: dict[str, float]) -> str:
-    names = list(weights)
+    names = sorted(weights)  # the config's key order is not meaningful (params are sorted)
     p = np.asarray([weights[n] for n in names], dtype=float)
     return names[rng.choice(len(names), p=p / p.sum())]
 

@@ -218,7 +218,7 @@ def merge_shards(part_h5s: Sequence[str], out_h5: str) -> None:
             group = out.create_group("labels", track_order=True)
             for name in columns:
                 # An empty part's columns are untyped (text); only filled parts decide.
-                typed = [p["labels"][name].dtype for p in filled] or [first["labels"][name].dtype]
+                typed = [p["labels"][name] for p in filled] or [first["labels"][name]]
                 dtype = _merged_dtype(typed, name)
                 _copy_rows(parts, f"labels/{name}", _create_1d(group, name, dtype, n_total))
     finally:
@@ -232,14 +232,23 @@ def _attrs_differ(a: dict, b: dict) -> bool:
     return any(np.any(a[k] != b[k]) for k in a)
 
 
-def _merged_dtype(dtypes: list[np.dtype], name: str) -> Any:
-    """One dtype for a label column across parts: str if all str, else promoted numbers."""
-    is_str = [h5py.check_string_dtype(d) is not None for d in dtypes]
+def _merged_dtype(columns: list[h5py.Dataset], name: str) -> Any:
+    """One dtype for a label column across parts: str if all str, else promoted numbers.
+
+    A text column that is empty in a part (a randomization no clip of that shard drew) is
+    read by pandas as numbers, all NaN: it is text like the others.
+    """
+    is_str = [h5py.check_string_dtype(c.dtype) is not None for c in columns]
     if all(is_str):
         return h5py.string_dtype("utf-8")
     if any(is_str):
-        raise SynthmirError(f"label column {name!r} is text in some parts and numeric in others")
-    return np.result_type(*dtypes)
+        empty = all(c.dtype.kind == "f" and np.isnan(c[()]).all()
+                    for c, text in zip(columns, is_str, strict=True) if not text)
+        if not empty:
+            raise SynthmirError(f"label column {name!r} is text in some parts and numeric in "
+                                "others")
+        return h5py.string_dtype("utf-8")
+    return np.result_type(*(c.dtype for c in columns))
 
 
 def _copy_features(parts: list[h5py.File], dset: h5py.Dataset) -> None:
@@ -259,12 +268,14 @@ def _copy_features(parts: list[h5py.File], dset: h5py.Dataset) -> None:
 
 
 def _copy_rows(parts: list[h5py.File], name: str, dset: h5py.Dataset) -> None:
+    text = h5py.check_string_dtype(dset.dtype) is not None
     row = 0
     for part in parts:
         src = part[name]
+        empty = text and h5py.check_string_dtype(src.dtype) is None  # see _merged_dtype
         for lo in range(0, src.shape[0], _COPY_BLOCK):
             hi = min(lo + _COPY_BLOCK, src.shape[0])
-            dset[row + lo : row + hi] = src[lo:hi]
+            dset[row + lo : row + hi] = [""] * (hi - lo) if empty else src[lo:hi]
         row += src.shape[0]
 
 

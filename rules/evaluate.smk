@@ -90,7 +90,8 @@ rule report:
             "evaluate/templates/section_datasets.html.j2",
             "evaluate/templates/section_models.html.j2",
             "evaluate/templates/section_provenance.html.j2",
-            "evaluate/templates/plots.yaml", "learn/splits.py", "features/store.py",
+            "evaluate/templates/section_generalization.html.j2",
+            "evaluate/report_generalization.py", "evaluate/templates/plots.yaml", "learn/splits.py", "features/store.py",
             "features/pitchgram.py", "audio.py", "music.py", "layout.py", "config.py",
         ),
     output:

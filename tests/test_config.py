@@ -35,7 +35,8 @@ def test_default_config_passes(default_config):
         (lambda c: c["models"][next(iter(c["models"]))].update(features="nope"), ".features"),
         (lambda c: c["datasets"]["notes"].update(soundfonts=["nope"]), "notes.soundfonts"),
         (lambda c: c["datasets"]["notes"]["pitch"].update(min=90, max=40), "notes.pitch"),
-        (lambda c: c["datasets"]["notes"].update(shards=5000), "notes.shards"),
+        (lambda c: c["datasets"]["notes"].update(shards=c["datasets"]["notes"]["clips"] + 1),
+         "notes.shards"),
         (lambda c: c["datasets"]["notes"]["split"].update(valid=0.5, test=0.5), "notes.split"),
         (lambda c: c["features"]["pitchgram"].update(bin_min=10, bin_max=5), "bin_max"),
         (lambda c: c["features"]["pitchgram"].update(hop=8192), "pitchgram.hop"),
@@ -79,8 +80,8 @@ def _dry_run(tmp_path: Path, config: dict) -> subprocess.CompletedProcess:
         (lambda c: c["datasets"]["notes"].update(clips=-5), "clips"),
         (lambda c: c["datasets"]["notes"].update(colour="red"), "colour"),
         (lambda c: c["features"]["pitchgram"].update(hop="fast"), "hop"),
-        (lambda c: c["models"]["pitchconv"].update(dataset="chords9"), "dataset"),
-        (lambda c: c["models"]["pitchconv"]["architecture"].update(wings=2), "wings"),
+        (lambda c: c["models"]["instrument"].update(dataset="chords9"), "dataset"),
+        (lambda c: c["models"]["instrument"]["architecture"].update(wings=2), "wings"),
     ],
 )
 def test_bad_config_fails_before_any_job(tmp_path, edit, needle):

@@ -27,7 +27,7 @@ from synthmir import layout
 from synthmir.audio import READ_SUFFIXES, SILENCE_PEAK, load_audio, resample
 from synthmir.errors import SynthmirError
 from synthmir.features.pitchgram import FeatureParams, compute_features
-from synthmir.infer.voting import combine, voting_windows, window_stats
+from synthmir.infer.voting import WindowStats, combine, voting_windows, window_stats
 from synthmir.learn.saved_model import Predictor
 
 log = logging.getLogger(__name__)
@@ -241,6 +241,37 @@ def window_starts(n_samples: int, window: int) -> list[int]:
     return starts
 
 
+def window_probabilities(classifier: Classifier, audio: np.ndarray
+                         ) -> tuple[list[int], np.ndarray, list[WindowStats]]:
+    """The model's output for every non-silent window of audio at the model's rate.
+
+    Returns the windows' start samples, their probabilities (windows, classes) and their
+    level/decay statistics (:func:`synthmir.infer.voting.window_stats`).
+
+    Raises
+    ------
+    SynthmirError
+        When every window is silent.
+    """
+    window = classifier.window_samples
+    # A long recording's silent stretches say nothing about what plays; skip them.
+    kept = [s for s in window_starts(audio.size, window)
+            if np.abs(audio[s : s + window]).max() >= SILENCE_PEAK]
+    if not kept:
+        raise SynthmirError("the audio is silent (peak below -90 dBFS)")
+    padded = np.zeros((len(kept), window), dtype=np.float32)
+    for row, start in zip(padded, kept, strict=True):
+        chunk = audio[start : start + window]
+        row[: chunk.size] = chunk
+    features = np.stack(
+        [compute_features(row, classifier.sample_rate, classifier.params) for row in padded]
+    )
+    with classifier._lock:
+        probabilities = classifier.predictor.predict_features(features)
+    stats = [window_stats(audio[s : s + window], classifier.sample_rate) for s in kept]
+    return kept, probabilities, stats
+
+
 def classify(classifier: Classifier, audio: np.ndarray, sample_rate: int) -> Prediction:
     """Classify mono audio.
 
@@ -265,28 +296,13 @@ def classify(classifier: Classifier, audio: np.ndarray, sample_rate: int) -> Pre
     """
     audio = classifier.at_model_rate(audio, sample_rate)
     window = classifier.window_samples
-    starts = window_starts(audio.size, window)
-    # A long recording's silent stretches say nothing about what plays; skip them.
-    kept = [s for s in starts if np.abs(audio[s : s + window]).max() >= SILENCE_PEAK]
-    if not kept:
-        raise SynthmirError("the audio is silent (peak below -90 dBFS)")
-    padded = np.zeros((len(kept), window), dtype=np.float32)
-    for row, start in zip(padded, kept, strict=True):
-        chunk = audio[start : start + window]
-        row[: chunk.size] = chunk
-    features = np.stack(
-        [compute_features(row, classifier.sample_rate, classifier.params) for row in padded]
-    )
-    with classifier._lock:
-        per_window = classifier.predictor.predict_features(features)
+    kept, per_window, stats = window_probabilities(classifier, audio)
     names = classifier.predictor.label_names
     timeline: list[dict] = []
     if classifier.predictor.multilabel:
         probabilities = per_window.mean(axis=0)
         voters = len(kept)
     else:
-        stats = [window_stats(row[: min(window, audio.size - s)], classifier.sample_rate)
-                 for row, s in zip(padded, kept, strict=True)]
         votes = voting_windows(stats)
         probabilities = combine(per_window[votes])
         voters = int(votes.sum())

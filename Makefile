@@ -5,8 +5,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 JOBS ?= 8
-# System packages: FluidSynth's library and the two GM sound fonts the default config uses.
-SYSTEM_PACKAGES := libfluidsynth3 fluid-soundfont-gm timgm6mb-soundfont
+# System packages: FluidSynth's library and every independent GM sound font Debian ships
+# (except those reserved for independent evaluation, which are never installed).
+SYSTEM_PACKAGES := libfluidsynth3 fluid-soundfont-gm timgm6mb-soundfont csound-soundfont \
+  opl3-soundfont
 # Tests also drive a real browser; the bench compares against the fluidsynth command line.
 TEST_PACKAGES := chromium
 BENCH_PACKAGES := fluidsynth

@@ -36,7 +36,10 @@ def _load(path: Path) -> dict:
 def test_shipped_configs_pass(path):
     config = _load(path)
     models = prepare(config)
-    assert {m.split("_learning_rate")[0] for m in models} == set(config["models"])
+    # Every entry makes its model, or its sweep's variants named after it.
+    made = {name for name in config["models"] for m in models
+            if m == name or m.startswith(name + "_") and "sweep" in config["models"][name]}
+    assert made == set(config["models"])
 
 
 def test_prepare_fills_defaults_and_sorts_keys():
@@ -46,8 +49,9 @@ def test_prepare_fills_defaults_and_sorts_keys():
     assert notes["jitter"]["detune_cents"] == 0 and chords["jitter"]["detune_cents"] == 20
     assert "chords" not in notes and chords["chords"]["program_per"] == "clip"
     assert list(notes) == sorted(notes)
-    conv = models["pitchconv_learning_rate-0.001"]
-    assert conv["architecture"]["time_pool"] == 4 and "threshold" not in conv["training"]
+    instrument = models["instrument"]
+    assert instrument["architecture"]["candidates"] == 4  # harmonicnet's default, filled in
+    assert "threshold" not in instrument["training"]
     assert models["harmony"]["architecture"]["time_pool"] == 2
     assert models["harmony"]["training"]["threshold"] == "global"
 
@@ -141,7 +145,8 @@ def _schema_at(path: list[str]) -> dict | None:
     """The schema node of a key path of config.yaml (entry names skipped)."""
     node: dict | None = schema()
     named = {"soundfonts": schema()["properties"]["soundfonts"]["additionalProperties"],
-             "datasets": DEFS["dataset"], "features": DEFS["features"], "models": DEFS["model"]}
+             "datasets": DEFS["dataset"], "features": DEFS["features"], "models": DEFS["model"],
+             "evaluations": schema()["properties"]["evaluations"]["additionalProperties"]}
     if path[0] in named:
         node, path = named[path[0]], path[2:]
     if path[:1] == ["sweep"]:  # a model's sweep: a mapping of key paths

@@ -14,7 +14,8 @@ import pytest
 
 from tests.snakemake_runs import ROOT
 
-SYSTEM = ["libfluidsynth3", "fluid-soundfont-gm", "timgm6mb-soundfont"]
+SYSTEM = ["libfluidsynth3", "fluid-soundfont-gm", "timgm6mb-soundfont", "csound-soundfont",
+          "opl3-soundfont"]
 
 
 @pytest.fixture

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -48,13 +50,13 @@ def test_one_table_per_task_with_held_out_twins_beside_their_model():
                                                      "orphan"]
     heldout = harmony["rows"][1]
     assert heldout["rank"] is None and heldout["twin"] == "harmony"
-    assert "twin" not in harmony["rows"][3]  # no in-split twin: after the ranking
+    assert harmony["rows"][3]["twin"] is None  # no in-split twin: after the ranking
     assert harmony["rows"][2]["flags"] == ["not trained"] and harmony["sweeps"] == []
     assert "exact-match" in harmony["metric"] and "1 − accuracy" in family["metric"]
 
 
-def test_summary_rows_best_runner_up_and_generalization_grouped_by_task():
-    rows = sm.summary_rows(_board(), root=None)
+def test_summary_rows_best_runner_up_and_generalization_grouped_by_task(tmp_path):
+    rows = sm.summary_rows(_board(), root=tmp_path)
     assert [(r["task"][:4], r["what"], r["model"]) for r in rows] == [
         ("Inst", "best", "conv_lr-0.01"), ("Inst", "runner-up", "conv_lr-0.001"),
         ("Harm", "best", "harmony"), ("Harm", "runner-up", "chroma"),
@@ -65,14 +67,27 @@ def test_summary_rows_best_runner_up_and_generalization_grouped_by_task():
     assert "in-split twin harmony: 1.0%" in rows[4]["note"]
 
 
-def test_a_new_summary_row_is_one_function(monkeypatch):
+def test_a_new_summary_row_is_one_function(monkeypatch, tmp_path):
     def external(board, root):
         return [sm.summary_row("Instrument family", "real recordings", "conv_lr-0.01",
                                sm.error_cell(30, 100), "error on realdev")]
 
     monkeypatch.setattr(sm, "SUMMARY_ROWS", [*sm.SUMMARY_ROWS, external])
-    rows = sm.summary_rows(_board(), root=None)
+    rows = sm.summary_rows(_board(), root=tmp_path)
     assert [r["what"] for r in rows[:3]] == ["best", "runner-up", "real recordings"]
+
+
+def test_the_best_instrument_models_recordings_are_summarised(tmp_path):
+    (tmp_path / "results").mkdir()
+    entry = {"evaluation": "solos", "model": "conv_lr-0.01", "files": 40, "accuracy": 0.75,
+             "balanced_accuracy": 0.7, "per_class": {"piano": {}, "brass": {}}}
+    other = {**entry, "model": "conv_lr-0.001", "accuracy": 0.1}
+    (tmp_path / "results/generalization.json").write_text(
+        json.dumps({"leave_one_out": [], "external": [entry, other]}))
+    (row,) = [r for r in sm.summary_rows(_board(), root=tmp_path)
+              if r["what"] == "recordings: solos"]
+    assert row["model"] == "conv_lr-0.01" and row["figure"]["wrong"] == 10
+    assert "balanced accuracy 70.0% over 2 classes, 40 recordings" in row["note"]
 
 
 def test_sweep_groups_and_plots():

@@ -14,7 +14,6 @@ Three views, each from files the workflow already wrote:
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 
 import numpy as np
@@ -47,20 +46,9 @@ def held_out_font(entry: dict) -> str | None:
     return fonts[0] if len(fonts) == 1 else None
 
 
-def wilson(correct: int, n: int, z: float = 1.96) -> tuple[float, float]:
-    """95% Wilson score interval of a proportion."""
-    if n == 0:
-        return (math.nan, math.nan)
-    p = correct / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return (round(centre - half, 4), round(centre + half, 4))
-
-
 def _accuracy(frame: pd.DataFrame) -> dict:
     correct, n = int(frame["correct"].sum()), len(frame)
-    return {"clips": n, "accuracy": round(correct / n, 4) if n else None,
-            "interval": wilson(correct, n)}
+    return {"clips": n, "wrong": n - correct, "accuracy": round(correct / n, 4) if n else None}
 
 
 def _band(values: pd.Series, edges: tuple) -> list[str]:

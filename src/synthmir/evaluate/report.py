@@ -27,6 +27,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from synthmir import __version__, layout
 from synthmir.evaluate.dataset_overview import dataset_summary
 from synthmir.evaluate.embed import audio_data_uri, figure_data_uri, png_data_uri
+from synthmir.evaluate.report_generalization import generalization_section
 from synthmir.evaluate.summary import error_cell, summary_rows, sweep_plots, task_tables
 from synthmir.layout import atomic_path
 from synthmir.learn.splits import SPLITS
@@ -248,7 +249,8 @@ def provenance_section(ctx: ReportContext) -> list[dict]:
 
 #: The page, top to bottom: each function returns its sections (see the module docstring).
 SECTIONS: list[Callable[[ReportContext], list[dict]]] = [
-    summary_section, task_sections, datasets_section, models_section, provenance_section]
+    summary_section, task_sections, generalization_section, datasets_section, models_section,
+    provenance_section]
 
 
 def _number(kind: str):

@@ -10,6 +10,7 @@ list of rows`` (see :func:`summary_row`) and append it to :data:`SUMMARY_ROWS`.
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Callable
 from pathlib import Path
@@ -17,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from synthmir import layout
 from synthmir.config_checks import variant_id
 from synthmir.evaluate.figures import plt
 from synthmir.evaluate.stats import wilson_interval
@@ -70,6 +72,7 @@ def model_row(row: pd.Series, sweeps: list[str]) -> dict:
         "model": row["model"],
         "rank": int(rank) if rank is not None else None,
         "split": row.get("split") if isinstance(row.get("split"), str) else "",
+        "twin": None,  # set when the table lists it under its in-split twin
         "dataset": row["dataset"],
         "architecture": row.get("architecture", ""),
         "sweeps": [row[c] for c in sweeps],
@@ -162,9 +165,36 @@ def generalization_rows(board: pd.DataFrame, root: Path) -> list[dict]:
     return rows
 
 
+def load_generalization(root: Path) -> dict:
+    """results/generalization.json (held-out sound fonts, external sets), empty if absent."""
+    path = root / layout.GENERALIZATION_JSON
+    return json.loads(path.read_text()) if path.is_file() else {"leave_one_out": [],
+                                                                 "external": []}
+
+
+def external_summary_rows(board: pd.DataFrame, root: Path) -> list[dict]:
+    """The best instrument model's figure on each external set of recordings."""
+    ranked = board[(board["target"] == "family") & board["rank"].notna()]
+    if ranked.empty:
+        return []
+    best = ranked.sort_values("rank")["model"].iloc[0]
+    rows = []
+    for entry in load_generalization(root)["external"]:
+        if entry["model"] != best or not entry["files"]:
+            continue
+        wrong = round(entry["files"] * (1 - entry["accuracy"]))
+        balanced = entry["balanced_accuracy"]
+        rows.append(summary_row(
+            TASKS["family"][0], f"recordings: {entry['evaluation']}", best,
+            error_cell(wrong, entry["files"]), "error on recordings it never heard",
+            f"balanced accuracy {100 * balanced:.1f}% over {len(entry['per_class'])} classes, "
+            f"{entry['files']} recordings"))
+    return rows
+
+
 #: The summary's row builders, in page order: each ``(board, root) -> list of summary_row``.
 SUMMARY_ROWS: list[Callable[[pd.DataFrame, Path], list[dict]]] = [
-    task_summary_rows, generalization_rows]
+    task_summary_rows, generalization_rows, external_summary_rows]
 
 
 def summary_rows(board: pd.DataFrame, root: Path) -> list[dict]:

@@ -1,8 +1,9 @@
 """Benchmark clip generation and rendering against the fluidsynth command line.
 
-Renders the default notes dataset of config/config.yaml (2000 clips) as 2 shards in 2
+Renders 2000 clips of the default notes dataset of config/config.yaml as 2 shards in 2
 processes, reports wall time and clips/s per core, times the ``fluidsynth`` command line
-on a sample of the same MIDI clips, times audio encoding options, counts silent clips.
+on a sample of the same MIDI clips, times audio encoding options, counts silent clips, and
+measures what domain randomization costs: the same clips all plain, then all randomized.
 
     python bench/bench_render.py --out results/bench/render.json
 """
@@ -80,6 +81,22 @@ def _time_encoding(files: list[Path], sample_rate: int, tmp: Path) -> dict[str, 
     return out
 
 
+def _render(name: str, cfg: dict, soundfonts: dict, playable: dict, ds_dir: Path,
+            processes: int) -> tuple[float, float]:
+    """Render a dataset as ``processes`` shards at once; wall and CPU seconds (the shard
+    processes' start-up, imports and sound font loading included)."""
+    jobs = [(name, cfg, soundfonts, playable, k, str(ds_dir), str(ds_dir / f"m{k}.csv"))
+            for k in range(processes)]
+    cpu = _children_cpu()
+    start = time.perf_counter()
+    # spawn, not fork: a child forked after libfluidsynth was used here can deadlock
+    spawn = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(processes, mp_context=spawn) as pool:
+        list(pool.map(render_shard, *zip(*jobs, strict=True)))
+    merge_manifests([j[-1] for j in jobs], str(ds_dir / "clips.csv"))
+    return time.perf_counter() - start, _children_cpu() - cpu
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="results/bench/render.json", help="JSON report")
@@ -87,10 +104,12 @@ def main() -> None:
     parser.add_argument("--dataset", default="notes", help="dataset entry to render")
     parser.add_argument("--processes", type=int, default=2, help="shards = processes")
     parser.add_argument("--cli-sample", type=int, default=50, help="clips for the CLI timing")
+    parser.add_argument("--clips", type=int, default=2000, help="clips to render")
     args = parser.parse_args()
 
     config = yaml.safe_load(Path(args.config).read_text())
-    cfg = complete("dataset", {**config["datasets"][args.dataset], "shards": args.processes})
+    cfg = complete("dataset", {**config["datasets"][args.dataset], "shards": args.processes,
+                               "clips": args.clips})
     soundfonts = config["soundfonts"]
     sr = int(cfg["sample_rate"])
     load_before = os.getloadavg()[0]
@@ -106,22 +125,17 @@ def main() -> None:
             table.to_csv(playable[name], index=False)
 
         ds_dir = work / "dataset"
-        jobs = [
-            (args.dataset, cfg, soundfonts, playable, k, str(ds_dir), str(work / f"m{k}.csv"))
-            for k in range(args.processes)
-        ]
-        cpu = _children_cpu()
-        start = time.perf_counter()
-        # spawn, not fork: a child forked after libfluidsynth was used here can deadlock
-        spawn = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(args.processes, mp_context=spawn) as pool:
-            list(pool.map(render_shard, *zip(*jobs, strict=True)))
-        merge_manifests([j[-1] for j in jobs], str(ds_dir / "clips.csv"))
-        wall = time.perf_counter() - start
-        # the shard processes' CPU time, start-up, imports and sound font loading included
-        cpu = _children_cpu() - cpu
+        wall, cpu = _render(args.dataset, cfg, soundfonts, playable, ds_dir, args.processes)
         clips = pd.read_csv(ds_dir / "clips.csv")
         n = len(clips)
+        cost = {}
+        for probability in (0.0, 1.0):
+            folder = work / f"randomize{probability:g}"
+            cost[probability] = _render(
+                args.dataset, {**cfg, "randomize": {**cfg["randomize"],
+                                                    "probability": probability}},
+                soundfonts, playable, folder, args.processes)[1] / n
+            shutil.rmtree(folder)
 
         sample = clips.iloc[:: max(1, n // args.cli_sample)].head(args.cli_sample)
         first_sf = soundfonts[cfg["soundfonts"][0]]["path"]
@@ -154,6 +168,11 @@ def main() -> None:
             "encode_ms_per_clip": _time_encoding(
                 [ds_dir / f for f in sample["file"].head(20)], sr, work),
             "playable_measure_seconds": playable_seconds,
+            "randomize_probability": cfg["randomize"]["probability"],
+            # CPU per clip (start-ups included) of the same clips all plain, all randomized
+            "plain_cpu_ms_per_clip": round(1000 * cost[0.0], 2),
+            "randomized_cpu_ms_per_clip": round(1000 * cost[1.0], 2),
+            "randomized_over_plain": round(cost[1.0] / cost[0.0], 2),
         }
     finally:
         shutil.rmtree(work, ignore_errors=True)

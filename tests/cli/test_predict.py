@@ -216,3 +216,32 @@ def test_cli_refuses_audio_that_is_no_recording_with_exit_2(tmp_path, toy_dir, c
     for line, path, problem in zip(errors, files, [*problems, "no audio format recognised"],
                                    strict=True):
         assert line.startswith(f"synthmir predict: {path}: ") and problem in line
+
+
+def test_cli_predict_timeline_says_what_plays_when(tmp_path, toy_dir, capsys):
+    """Two tones with a silence between: the instrument timeline covers the file, contiguous,
+    names the silence, and its first segment is what the first tone alone is called."""
+    low, high = sine(4.0, freq=220.0), sine(4.0, freq=1760.0)
+    path = tmp_path / "two.wav"
+    sf.write(path, np.concatenate([low, np.zeros(3 * SR, np.float32), high]), SR)
+    alone = tmp_path / "low.wav"
+    sf.write(alone, low, SR)
+    out_csv = tmp_path / "timeline.csv"
+
+    assert cli.main(["predict", str(alone), "--model", str(toy_dir), "--json"]) == 0
+    low_label = json.loads(capsys.readouterr().out)["results"][0]["label"]
+    assert cli.main(["predict", str(path), "--model", str(toy_dir), "--timeline", "--hop",
+                     "0.5", "--json", "--csv", str(out_csv)]) == 0
+    segments = json.loads(capsys.readouterr().out)["segments"]
+    assert segments[0]["start"] == 0.0 and segments[-1]["end"] == pytest.approx(11.0, abs=0.01)
+    assert all(a["end"] == pytest.approx(b["start"], abs=1e-3)
+               for a, b in zip(segments, segments[1:], strict=False))
+    assert {s["label"] for s in segments} <= {*TOY_LABELS, "silence"}
+    assert segments[0]["label"] == low_label
+    assert any(s["label"] == "silence" and s["start"] >= 6.0 and s["end"] <= 7.0 + 1e-3
+               for s in segments)
+    assert pd.read_csv(out_csv)["label"].tolist() == [s["label"] for s in segments]
+
+    assert cli.main(["predict", str(path), str(alone), "--model", str(toy_dir),
+                     "--timeline"]) == 2
+    assert "give one FILE, not 2" in capsys.readouterr().err

@@ -206,8 +206,8 @@ def test_h_touching_the_library_without_changing_it_reruns_nothing(workdir, conf
 
 def test_i_a_moved_or_recloned_workspace_plans_nothing(tiny_run, tmp_path, config):
     """Moved: the whole folder elsewhere, times kept. Re-cloned: the workflow written anew
-    (every file newer than every result) beside a copy of data/, results/, logs/ and
-    .snakemake/ with their times (cp -a, rsync -a)."""
+    (every file newer than every result) beside a copy of data/, results/, logs/,
+    .snakemake/ and the recordings the config evaluates on, with their times (cp -a)."""
     moved = copy_run(tiny_run, tmp_path / "moved" / "deeper")
     plan = planned_jobs(moved, config)
     assert plan == [], plan.reasons
@@ -216,7 +216,7 @@ def test_i_a_moved_or_recloned_workspace_plans_nothing(tiny_run, tmp_path, confi
     now = time.time()
     for path in (clone / "workflow").rglob("*"):
         os.utime(path, (now, now), follow_symlinks=False)
-    for part in ("data", "results", "logs", ".snakemake"):
+    for part in ("data", "results", "logs", ".snakemake", "external"):
         shutil.copytree(tiny_run / part, clone / "work" / part, symlinks=True)
     plan = planned_jobs(clone / "work", config)
     assert plan == [], plan.reasons

@@ -1,9 +1,10 @@
 """Classify audio files (WAV, FLAC, OGG, MP3; any sample rate, channels and length) with a trained
 model. Audio is mixed to mono and resampled to the model's rate; a clip longer than the model's
-window is classified in half-overlapping windows whose probabilities are averaged. Prints one
-row per file. A file that cannot be classified is reported on stderr and the exit status is 2;
-the other files are still classified. With --midi (or --hop) a harmony model instead decides
-the pitch classes of every hop of one file and writes the chord timeline.
+window is classified in half-overlapping windows, and the windows where notes start (not their
+quiet tails) vote. Prints one row per file. A file that cannot be classified is reported on
+stderr and the exit status is 2; the other files are still classified. With --midi (or --hop)
+a harmony model instead decides the pitch classes of every hop of one file and writes the
+chord timeline; with --timeline an instrument model says what plays over time.
 """
 
 from __future__ import annotations
@@ -58,6 +59,9 @@ def add_subcommands(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--context", type=positive_float, metavar="SECONDS",
                    help="harmony timeline: audio each decision sees, ending with its hop "
                    "(default: the hop; longer gives steadier decisions that lag changes)")
+    p.add_argument("--timeline", action="store_true",
+                   help="the answer over time for one FILE: with an instrument model the runs "
+                   "of hops with the same label, with a harmony model the chord timeline")
     p.add_argument("--octave", type=octave, default=4,
                    help="octave of the MIDI notes (default 4: C4 = middle C = MIDI 60)")
 
@@ -72,12 +76,14 @@ def run_predict(args: argparse.Namespace) -> int:
     files = audio_files(args.files)
     if not files:
         raise SynthmirError(f"no audio files (.wav, .flac, .ogg, .mp3) in {' '.join(args.files)}")
-    timeline = args.midi is not None or args.hop is not None
-    if timeline and args.task is None:
-        args.task = "harmony"  # a timeline is of pitch classes: pick a harmony model
+    chords = args.midi is not None or (args.hop is not None and not args.timeline)
+    if chords and args.task is None:
+        args.task = "harmony"  # MIDI is of pitch classes: pick a harmony model
     classifier = load_for_task(args.model, args.task, TASK_TARGETS.get(args.task, ()),
                                root=args.workdir)
-    if timeline:
+    if chords or args.timeline:
+        if not classifier.predictor.multilabel:
+            return _run_label_timeline(args, classifier, files)
         return _run_timeline(args, classifier, files)
     rows: list[dict] = []
     for path in files:
@@ -117,16 +123,15 @@ def _run_timeline(args: argparse.Namespace, classifier, files: list[Path]) -> in
         write_timeline_midi,
     )
 
-    if len(files) != 1:
-        raise SynthmirError(f"--midi/--hop make one timeline: give one FILE, not {len(files)}")
+    path = _one_file(args, files)
     if args.midi is not None and Path(args.midi).suffix.lower() not in (".mid", ".midi"):
         raise SynthmirError(f"--midi {args.midi}: the output must end in .mid")
-    audio = load_audio(files[0], classifier.sample_rate)
+    audio = load_audio(path, classifier.sample_rate)
     hop = DEFAULT_HOP if args.hop is None else args.hop
     segments = transcribe(classifier, audio, classifier.sample_rate, hop, args.context)
     rows = timeline_rows(segments)
     if args.json:
-        print(json.dumps({"model": classifier.model_id, "file": str(files[0]), "hop": hop,
+        print(json.dumps({"model": classifier.model_id, "file": str(path), "hop": hop,
                           "segments": rows}, indent=2))
     else:
         print(f"{'start':>8} {'end':>8}  {'notes':<20} chord")
@@ -137,6 +142,41 @@ def _run_timeline(args: argparse.Namespace, classifier, files: list[Path]) -> in
         write_timeline_midi(segments, args.midi, octave=args.octave)
     if args.csv:
         write_timeline_csv(segments, args.csv)
+    return 0
+
+
+def _one_file(args: argparse.Namespace, files: list[Path]) -> Path:
+    if len(files) != 1:
+        raise SynthmirError(f"a timeline is of one recording: give one FILE, not {len(files)}")
+    return files[0]
+
+
+def _run_label_timeline(args: argparse.Namespace, classifier, files: list[Path]) -> int:
+    """Print what an instrument model hears over one file; also as CSV with --csv."""
+    from synthmir.audio import load_audio
+    from synthmir.infer.timeline import label_timeline
+
+    if args.midi is not None:
+        raise SynthmirError(f"--midi writes pitch classes, and model {classifier.model_id} "
+                            "predicts instruments: give a harmony model (--task harmony)")
+    path = _one_file(args, files)
+    hop = DEFAULT_HOP if args.hop is None else args.hop
+    segments = label_timeline(classifier, load_audio(path, classifier.sample_rate),
+                              classifier.sample_rate, hop)
+    rows = [{"start": round(s.start, 3), "end": round(s.end, 3), "label": s.label or "silence",
+             "probability": round(s.probability, 4)} for s in segments]
+    if args.json:
+        print(json.dumps({"model": classifier.model_id, "file": str(path), "hop": hop,
+                          "segments": rows}, indent=2))
+    else:
+        print(f"{'start':>8} {'end':>8}  {'label':<12} probability")
+        for r in rows:
+            print(f"{r['start']:8.3f} {r['end']:8.3f}  {r['label']:<12} {r['probability']:.3f}")
+    if args.csv:
+        with atomic_path(args.csv) as tmp, open(tmp, "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=["start", "end", "label", "probability"])
+            writer.writeheader()
+            writer.writerows(rows)
     return 0
 
 

@@ -57,8 +57,8 @@ def run_workflow(workdir: Path, config: Path) -> dict:
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     result = subprocess.run(
-        [str(SNAKEMAKE), "-s", str(ROOT / "Snakefile"), "-d", str(workdir), "-j8",  # as make report
-         "--configfile", str(config), str(extra), layout.REPORT_HTML],
+        [str(SNAKEMAKE), layout.REPORT_HTML, "-s", str(ROOT / "Snakefile"), "-d", str(workdir),
+         "-j8", "--configfile", str(config), str(extra)],  # -j8 as make report
         capture_output=True, text=True)
     wall = time.perf_counter() - start
     if result.returncode != 0:

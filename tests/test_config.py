@@ -9,11 +9,10 @@ import re
 from pathlib import Path
 
 import pytest
-import yaml
 
-from synthmir.config import canonical, complete, schema
+from synthmir.config import canonical, complete, load_yaml, schema
 from synthmir.config_checks import expand_models, prepare, variant_id
-from synthmir.errors import ConfigError
+from synthmir.errors import ConfigError, SynthmirError
 from tests.snakemake_runs import ROOT
 
 CONFIG = ROOT / "config" / "config.yaml"
@@ -23,9 +22,9 @@ DEFS = schema()["$defs"]
 
 
 def _load(path: Path) -> dict:
-    config = yaml.safe_load(path.read_text())
+    config = load_yaml(path)  # as the Snakefile's check reads it
     if path.name == "gm16.yaml":  # an add-on: it extends the default config
-        base = yaml.safe_load(CONFIG.read_text())
+        base = load_yaml(CONFIG)
         for section, entries in config.items():
             base[section].update(entries)
         config = base
@@ -40,6 +39,15 @@ def test_shipped_configs_pass(path):
     made = {name for name in config["models"] for m in models
             if m == name or m.startswith(name + "_") and "sweep" in config["models"][name]}
     assert made == set(config["models"])
+
+
+def test_merge_keys_may_be_overridden_but_keys_not_repeated(tmp_path):
+    path = tmp_path / "config.yaml"
+    path.write_text("base: &base {a: 1, b: 2}\nvariant:\n  <<: *base\n  b: 3\n")
+    assert load_yaml(path) == {"base": {"a": 1, "b": 2}, "variant": {"a": 1, "b": 3}}
+    path.write_text("variant:\n  b: 2\n  b: 3\n")
+    with pytest.raises(SynthmirError, match="line 3, column 3: key 'b' is given twice"):
+        load_yaml(path)
 
 
 def test_prepare_fills_defaults_and_sorts_keys():

@@ -67,20 +67,27 @@ test-slurm: setup
 	SYNTHMIR_SLURM=1 $(BIN)/pytest -m slurm -rP tests/slurm/test_slurm.py
 
 # Speed and accuracy figures into results/bench/*.json. Run on an otherwise idle machine.
-NOTES := data/notes
+# bench_generalization runs the whole default workflow in RUN (timed: make report's figures);
+# the benches after it use that run's data and models.
+RUN := results/bench/report_run
+NOTES := $(RUN)/data/notes
 bench: setup
 	mkdir -p results/bench
 	$(BIN)/python bench/bench_render.py --out results/bench/render.json
 	$(BIN)/python bench/bench_features.py --out results/bench/features.json --big
-	$(BIN)/snakemake -j2 $(NOTES)/features/pitchgram.h5 $(NOTES)/splits.csv
+	$(BIN)/python bench/bench_generalization.py --out results/bench/generalization.json \
+	  --workdir $(RUN)
+	$(BIN)/python bench/bench_long_audio.py --workdir $(RUN) --out results/bench/long_audio.json
 	$(BIN)/python bench/bench_train.py --out results/bench/train.json \
-	  --features $(NOTES)/features/pitchgram.h5 --splits $(NOTES)/splits.csv
-	$(BIN)/snakemake -j2 results/report.html
-	$(BIN)/snakemake -j2 results/models/gm16_pitchconv/evaluation/metrics.json \
-	  --configfile config/gm16.yaml
+	  --features $(NOTES)/features/timbre.h5 --splits $(NOTES)/splits.csv
+	$(BIN)/snakemake -j2 -d $(RUN) results/models/gm16_pitchconv/evaluation/metrics.json \
+	  --configfile $(CURDIR)/config/config.yaml $(CURDIR)/config/gm16.yaml
 	$(BIN)/python bench/bench_predict.py --out results/bench/predict.json \
-	  --clip $(NOTES)/audio/shard0/c000000.flac
-	$(BIN)/python bench/bench_listen.py --out results/bench/listen.json
+	  --model $(RUN)/results/models/instrument --clip $(NOTES)/audio/shard0/c000000.flac
+	$(BIN)/python bench/bench_listen.py --out results/bench/listen.json \
+	  --models-dir $(RUN)/results/models
+	$(BIN)/python bench/bench_audio_memory.py --out results/bench/audio_memory.json \
+	  --model $(RUN)/results/models/instrument
 
 lint: setup
 	$(BIN)/ruff check .

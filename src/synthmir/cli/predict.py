@@ -13,6 +13,7 @@ import argparse
 import csv
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from synthmir.cli.args import (
@@ -130,14 +131,8 @@ def _run_timeline(args: argparse.Namespace, classifier, files: list[Path]) -> in
     hop = DEFAULT_HOP if args.hop is None else args.hop
     segments = transcribe(classifier, audio, classifier.sample_rate, hop, args.context)
     rows = timeline_rows(segments)
-    if args.json:
-        print(json.dumps({"model": classifier.model_id, "file": str(path), "hop": hop,
-                          "segments": rows}, indent=2))
-    else:
-        print(f"{'start':>8} {'end':>8}  {'notes':<20} chord")
-        for r in rows:
-            print(f"{r['start']:8.3f} {r['end']:8.3f}  {r['notes'] or '-':<20} {r['chord']}"
-                  .rstrip())
+    _print_segments(args, classifier, path, hop, rows, f"{'notes':<20} chord",
+                    lambda r: f"{r['notes'] or '-':<20} {r['chord']}")
     if args.midi is not None:
         write_timeline_midi(segments, args.midi, octave=args.octave)
     if args.csv:
@@ -165,19 +160,26 @@ def _run_label_timeline(args: argparse.Namespace, classifier, files: list[Path])
                               classifier.sample_rate, hop)
     rows = [{"start": round(s.start, 3), "end": round(s.end, 3), "label": s.label or "silence",
              "probability": round(s.probability, 4)} for s in segments]
-    if args.json:
-        print(json.dumps({"model": classifier.model_id, "file": str(path), "hop": hop,
-                          "segments": rows}, indent=2))
-    else:
-        print(f"{'start':>8} {'end':>8}  {'label':<12} probability")
-        for r in rows:
-            print(f"{r['start']:8.3f} {r['end']:8.3f}  {r['label']:<12} {r['probability']:.3f}")
+    _print_segments(args, classifier, path, hop, rows, f"{'label':<12} probability",
+                    lambda r: f"{r['label']:<12} {r['probability']:.3f}")
     if args.csv:
         with atomic_path(args.csv) as tmp, open(tmp, "w", newline="") as f:
             writer = csv.DictWriter(f, fieldnames=["start", "end", "label", "probability"])
             writer.writeheader()
             writer.writerows(rows)
     return 0
+
+
+def _print_segments(args: argparse.Namespace, classifier, path: Path, hop: float,
+                    rows: list[dict], header: str, cells: Callable[[dict], str]) -> None:
+    """A timeline as JSON, or as a table: start, end, then ``cells`` of each row."""
+    if args.json:
+        print(json.dumps({"model": classifier.model_id, "file": str(path), "hop": hop,
+                          "segments": rows}, indent=2))
+        return
+    print(f"{'start':>8} {'end':>8}  {header}")
+    for r in rows:
+        print(f"{r['start']:8.3f} {r['end']:8.3f}  {cells(r)}".rstrip())
 
 
 def _print_table(rows: list[dict], top: int) -> None:

@@ -117,6 +117,11 @@ def _pitchconv(inputs, cfg: dict, n_outputs: int, multilabel: bool, bins_per_sem
     if cfg["global_pool"] in ("avg", "maxavg"):
         pooled.append(layers.GlobalAveragePooling1D(name="pitch_avg")(x))
     x = pooled[0] if len(pooled) == 1 else layers.Concatenate()(pooled)
+    return _dense_head(x, cfg, n_outputs, multilabel)
+
+
+def _dense_head(x, cfg: dict, n_outputs: int, multilabel: bool):
+    """cfg's dense layers (batch-normalized, ELU), dropout, then the output layer."""
     for size in cfg["dense"]:
         x = layers.Dense(size)(x)
         x = layers.BatchNormalization()(x)
@@ -158,12 +163,7 @@ def _harmonicnet(inputs, cfg: dict, n_outputs: int, multilabel: bool, bins_per_s
         x = layers.Activation("elu")(x)
     x = layers.Concatenate(name="over_time")(
         [layers.GlobalAveragePooling1D()(x), layers.GlobalMaxPooling1D()(x)])
-    for size in cfg["dense"]:
-        x = layers.Dense(size)(x)
-        x = layers.BatchNormalization()(x)
-        x = layers.Activation("elu")(x)
-    x = layers.Dropout(cfg["dropout"])(x)
-    return _output(x, n_outputs, multilabel, batchnorm=False)
+    return _dense_head(x, cfg, n_outputs, multilabel)
 
 
 def _pitchfold(inputs, cfg: dict, bins_per_semitone: int, lowest_pitch: float):

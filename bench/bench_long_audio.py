@@ -1,7 +1,7 @@
 """Which windows of a long recording should vote, and how to combine them: measured.
 
-Renders long randomized recordings (phrases and repeated notes, with modifiers, rooms and
-degradations) in each sound font, and classifies each with the leave-one-sound-font-out
+Renders long randomized recordings (phrases, repeated notes, and single notes that leave the
+rest of the recording to their decay and the noise; with modifiers, rooms and degradations) in each sound font, and classifies each with the leave-one-sound-font-out
 model that never heard that font, every way :mod:`synthmir.infer.voting` allows: all
 non-silent windows or only the voting ones (onsets, within 30 dB of the loudest), combined by
 geometric mean, arithmetic mean or majority vote. Needs a finished default run (its playable
@@ -55,7 +55,7 @@ def render_recordings(workdir: Path, soundfont: str, clips: int, seconds: float,
              "clip_seconds": seconds, "soundfonts": [soundfont],
              "programs": config["datasets"]["notes"]["programs"],
              "randomize": {"probability": 1.0,
-                           "articulation": {"single": 0.0, "repeated": 0.4, "phrase": 0.6}}}
+                           "articulation": {"single": 0.3, "repeated": 0.3, "phrase": 0.4}}}
     manifest = out_dir / "clips.csv"
     render_shard("long", entry, config["soundfonts"],
                  {soundfont: str(workdir / layout.playable_csv(soundfont))}, 0, str(out_dir),

@@ -1,8 +1,9 @@
 """Which windows of a long recording should vote, and how to combine them: measured.
 
 Renders long randomized recordings (phrases, repeated notes, and single notes that leave the
-rest of the recording to their decay and the noise; with modifiers, rooms and degradations) in each sound font, and classifies each with the leave-one-sound-font-out
-model that never heard that font, every way :mod:`synthmir.infer.voting` allows: all
+rest of the recording to their decay and the noise; with modifiers, rooms and degradations)
+in each sound font, and classifies each with the leave-one-sound-font-out model that never
+heard that font, every way :mod:`synthmir.infer.voting` allows: all
 non-silent windows or only the voting ones (onsets, within 30 dB of the loudest), combined by
 geometric mean, arithmetic mean or majority vote. Needs a finished default run (its playable
 tables and models): ``bench/bench_generalization.py`` leaves one in results/bench/report_run.

@@ -18,6 +18,7 @@ def test_degradation_table_counts_every_clip_once_per_column():
     assert {r["value"]: r["clips"] for r in tables["codec"]} == {"mp3": 1, "none": 2, "ogg": 1}
     snr = {r["value"]: r["accuracy"] for r in tables["snr_db"]}
     assert snr == {"0–20": 0.0, "≥ 45": 1.0, "none": 1.0}
+    assert list(snr) == ["none", "0–20", "≥ 45"]  # undegraded first, then bands from the lowest
     assert {r["value"]: r["clips"] for r in tables["randomized"]} == {"plain": 1,
                                                                       "randomized": 3}
 

@@ -51,6 +51,9 @@ def test_twin_is_the_same_entry_without_the_split_override():
                          "split_scheme": "holdout_soundfonts-x"}}
     assert lb.twin_of("a_heldout", models) == "a"
     assert lb.twin_of("a", models) is None and lb.twin_of("lonely", models) is None
+    # a variant of a sweep over the split (leave one sound font out) records what it swept
+    models["a_lofo_x"] = {**models["a_heldout"], "swept": {"split.holdout_soundfonts": ["x"]}}
+    assert lb.twin_of("a_lofo_x", models) == "a"
 
 
 def test_flags():

@@ -14,6 +14,8 @@ Three views, each from files the workflow already wrote:
 from __future__ import annotations
 
 import json
+import math
+import re
 from pathlib import Path
 
 import numpy as np
@@ -60,6 +62,12 @@ def _band(values: pd.Series, edges: tuple) -> list[str]:
             for x, i in zip(numbers, index, strict=True)]
 
 
+def _table_order(value: str) -> tuple:
+    """"none" first, then bands from the lowest ("0–20", ..., "≥ 45"), then categories."""
+    low = re.match(r"(?:≥ )?(-?[\d.]+)", value)
+    return (value != "none", float(low.group(1)) if low else math.inf, value)
+
+
 def degradation_table(test: pd.DataFrame) -> list[dict]:
     """Accuracy per band or category of every degradation column the clips have."""
     tables = []
@@ -72,7 +80,7 @@ def degradation_table(test: pd.DataFrame) -> list[dict]:
         columns.append(("randomized", "clip", plain.map({True: "randomized", False: "plain"})))
     for column, label, groups in columns:
         rows = [{"value": str(value), **_accuracy(test[groups == value])}
-                for value in sorted(groups.unique(), key=str)]
+                for value in sorted(groups.unique(), key=_table_order)]
         tables.append({"column": column, "label": label, "rows": rows})
     return tables
 

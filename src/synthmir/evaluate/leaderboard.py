@@ -21,8 +21,9 @@ TARGET_ORDER = {"family": 0, "program": 1, "pitch_classes": 2}
 # A model "collapsed" when this share of the held-out clips get its most common answer,
 # while the truth's most common answer is rarer than that.
 COLLAPSED_SHARE = 0.9
-# Keys of a model entry that do not make it another model than its twin.
-_SPLIT_KEYS = ("split", "split_scheme")
+# Keys of a model entry that do not make it another model than its twin (a sweep variant's
+# `swept` only records values that the entry itself holds).
+_SPLIT_KEYS = ("split", "split_scheme", "swept")
 
 
 def twin_of(model_id: str, models: dict[str, dict]) -> str | None:

@@ -8,7 +8,13 @@ import numpy as np
 import pytest
 
 from synthmir.errors import SynthmirError
-from synthmir.features.pitchgram import FeatureParams, bin_midi, compute_features, pitch_bin_index
+from synthmir.features.pitchgram import (
+    FeatureParams,
+    bin_midi,
+    compute_features,
+    pitch_bin_index,
+    to_unit_db,
+)
 from tests.reference import reference_pitchgram
 
 SR = 44100
@@ -274,6 +280,17 @@ def test_clip_level_is_the_same_at_any_level_and_cuts_the_noise_floor():
     assert (compute_features(hiss.astype(np.float32), rate, absolute) > 0).mean() > 2 * (
         compute_features(note.astype(np.float32), rate, absolute) > 0).mean()
     assert not compute_features(np.zeros(rate, np.float32), rate, params).any()
+
+
+def test_spectral_level_cancels_a_fixed_filter_and_level():
+    rng = np.random.default_rng(3)
+    power = 10 ** rng.uniform(-3, 0, size=(40, 88))  # (frames, bins), all above the floor
+    eq = 10 ** rng.uniform(-1, 1, size=88)  # a fixed gain per bin: EQ, a room's colouring
+    plain = to_unit_db(power, -80.0, "spectral")
+    np.testing.assert_allclose(to_unit_db(power * eq * 1e-2, -80.0, "spectral"), plain,
+                               atol=1e-5)
+    np.testing.assert_allclose(plain.mean(axis=0), 0.5, atol=1e-5)
+    assert not np.allclose(to_unit_db(power * eq, -80.0, "clip"), to_unit_db(power, -80.0, "clip"))
 
 
 def test_unknown_level_is_refused():

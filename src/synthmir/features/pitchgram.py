@@ -24,7 +24,9 @@ Conventions
   different from a loud one and digital silence sits at the floor. ``clip`` measures dB re
   the clip's loudest bin instead (``floor_db`` below it maps to 0): the same sound at any
   level, and what lies ``floor_db`` below the notes (a recording's noise floor, 16-bit
-  dither) is cut off, in training as in prediction.
+  dither) is cut off, in training as in prediction. ``spectral`` goes on from ``clip`` and
+  subtracts each bin's mean dB over the clip (log-spectral mean subtraction), so a fixed
+  filter (EQ, a room's or a sound font's colouring) cancels; the mean maps to 0.5.
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ from synthmir.errors import SynthmirError
 from synthmir.music import A4_MIDI
 
 KINDS = ("pitchgram", "stft", "chroma")
-LEVELS = ("absolute", "clip")
+LEVELS = ("absolute", "clip", "spectral")
 # The defaults of a feature set are the schema's (config/config.schema.yaml, $defs/features).
 _DEFAULTS = complete("features")
 _DROP_BELOW_FLOOR_DB = 30.0  # see compute_features
@@ -219,14 +221,18 @@ def power_scale(block_size: int) -> float:
 
 
 def to_unit_db(power: np.ndarray, floor_db: float, level: str = "absolute") -> np.ndarray:
-    """Power (1 = full-scale sine) -> float32 in [0, 1]: floor_db -> 0, 0 dB -> 1, where dB
-    are re full scale (``absolute``) or re the largest power (``clip``; all 0 if silent)."""
+    """Power (1 = full-scale sine), shape (frames, bins) -> float32 in [0, 1]: floor_db -> 0,
+    0 dB -> 1, where dB are re full scale (``absolute``) or re the largest power (``clip``; all
+    0 if silent); ``spectral``: clip's dB less each bin's mean over the frames, mean -> 0.5."""
     reference = 1.0
-    if level == "clip":
+    if level != "absolute":
         reference = float(power.max())
         if reference <= 0:
             return np.zeros(power.shape, dtype=np.float32)
     db = 10.0 * np.log10(np.maximum(power * (1.0 / reference), 10.0 ** (floor_db / 10.0)))
+    if level == "spectral":
+        db -= db.mean(axis=0, keepdims=True)
+        return np.clip(0.5 + db * (0.5 / -floor_db), 0.0, 1.0).astype(np.float32)
     return np.clip((db - floor_db) * (1.0 / -floor_db), 0.0, 1.0).astype(np.float32)
 
 
@@ -353,7 +359,7 @@ def compute_features(audio: np.ndarray, sample_rate: int, params: FeatureParams)
         # frequency is mostly float32 rounding, and even the ~110 that share the top
         # semitone bin cannot sum to the floor. This also covers silence (0/0 = NaN).
         # With the clip's level as the reference, "below the floor" is below its loudest.
-        reference = max(float(raw.max()) * scale, 1e-30) if params.level == "clip" else 1.0
+        reference = max(float(raw.max()) * scale, 1e-30) if params.level != "absolute" else 1.0
         threshold = reference * 10.0 ** ((params.floor_db - _DROP_BELOW_FLOOR_DB) / 10.0) / scale
         np.greater_equal(raw, np.float32(threshold), out=work.keep)
         pos *= work.keep

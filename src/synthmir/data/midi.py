@@ -5,9 +5,10 @@ draw from.
 A clip is one single-track (type 0) file at 120 bpm with 960 ticks per beat (0.52 ms a
 tick, finer than FluidSynth's 1.45 ms event block). Every sounding note of a chord sits on
 its own channel (skipping the drum channel 9) so that per-note pitch bends work; the notes
-of a phrase, and of one voice of a piece of music, share one channel, as a player's do. Each channel's program change, controllers
-(sound modifiers, see :func:`generator_controls`) and pitch bend come first, at time 0, so
-the file alone says how the clip sounds.
+of a phrase, and of one voice of a piece of music, share one channel, as a player's do.
+Each channel's program change, controllers (sound modifiers, see
+:func:`generator_controls`) and pitch bend come first, at time 0, so the file alone says
+how the clip sounds.
 """
 
 from __future__ import annotations

@@ -25,7 +25,6 @@ MIDI file, so they hold whatever was played.
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass
 
 import numpy as np
@@ -35,22 +34,6 @@ from synthmir.data.midi import Note
 from synthmir.errors import SynthmirError
 from synthmir.layout import atomic_path
 
-#: Defaults of a music dataset's ``music`` section.
-MUSIC_DEFAULTS: dict = {
-    "voices": {"min": 2, "max": 6},             # voices of generated music
-    "beat_seconds": {"min": 0.3, "max": 0.9},   # tempo of generated music
-    "beats_per_chord": {"min": 1, "max": 4},
-    "chromatic": 0.25,    # share of chords drawn from the whole vocabulary, on any root
-    "ornaments": 0.4,     # chance of a passing/neighbour note per melody beat (suspensions half)
-    "overlap_seconds": 0.08,  # held notes overlap the next chord by up to this
-    "ensemble": 0.4,      # share of clips whose voices all play one ensemble program
-    "ensemble_programs": [48, 49, 52, 53, 54, 61],  # string ensembles, choir, voice, brass
-    "corpus": {
-        "pieces": [],     # music21 corpus paths (e.g. palestrina/Agnus_01.krn); no Bach
-        "share": 0.0,     # share of clips cut from them (1: every clip)
-        "quarter_seconds": {"min": 0.3, "max": 0.7},  # tempo: seconds per quarter note
-    },
-}
 #: Roots (semitones above the tonic) and triad qualities of the seven scale degrees.
 SCALES = {
     "major": ((0, 2, 4, 5, 7, 9, 11), ("maj", "min", "min", "maj", "maj", "min", "dim")),
@@ -72,24 +55,6 @@ VOICE_SPAN = 8
 MAX_PREROLL = 2.0
 #: Random shift of every onset (humanisation), seconds.
 ONSET_JITTER = 0.012
-
-
-def music_settings(section: dict | None) -> dict:
-    """A dataset's ``music`` section with every missing key taken from the defaults."""
-    out = copy.deepcopy(MUSIC_DEFAULTS)
-    for key, value in (section or {}).items():
-        if key not in out:
-            raise SynthmirError(f"unknown music option {key!r}; known: {sorted(out)}")
-        if isinstance(value, dict) and isinstance(out[key], dict):
-            out[key] = {**out[key], **value}
-        else:
-            out[key] = value
-    for key in ("voices", "beat_seconds", "beats_per_chord"):
-        if not 0 < out[key]["min"] <= out[key]["max"]:
-            raise SynthmirError(f"music.{key}: need 0 < min <= max, got {out[key]}")
-    if out["voices"]["max"] > 15:
-        raise SynthmirError("music.voices.max: a clip holds at most 15 voices")
-    return out
 
 
 @dataclass(frozen=True)
@@ -131,7 +96,7 @@ class Composer:
 
     Parameters
     ----------
-    settings : the ``music`` section (see :func:`music_settings`).
+    settings : the dataset's ``music`` section (completed from the schema).
     tones : chord quality -> semitones above the root (the dataset's vocabulary).
     pitch_range : (lowest, highest) MIDI pitch any voice may take.
     """
@@ -198,7 +163,7 @@ class Composer:
         s = self.s
         n = int(rng.integers(s["voices"]["min"], s["voices"]["max"] + 1))
         beat = _uniform(rng, s["beat_seconds"])
-        preroll = float(rng.uniform(0, min(2 * beat, MAX_PREROLL)))
+        preroll = round(float(rng.uniform(0, min(2 * beat, MAX_PREROLL))), 4)
         end = seconds + preroll
         mode = "major" if rng.random() < 0.6 else "minor"
         tonic = int(rng.integers(12))
@@ -228,7 +193,7 @@ class Composer:
             onset = max(0.0, p.onset + float(rng.uniform(-ONSET_JITTER, ONSET_JITTER)))
             if onset < end and p.offset > onset + 0.02:
                 notes.append(Played(p.voice, p.pitch, onset, min(p.offset, end), p.velocity))
-        return Passage(notes, n, round(preroll, 4), "generated", tonic=tonic)
+        return Passage(notes, n, preroll, "generated", tonic=tonic)
 
     def _voice(self, rng, v: int, texture: str, chords: list, beat: float, scale: set[int],
                velocity: int) -> list[Played]:

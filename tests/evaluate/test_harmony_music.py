@@ -36,3 +36,25 @@ def test_breakdowns_find_a_lost_melody_and_a_lingering_chord():
     assert s["lingering_false_positives"] == 1.0
     assert s["exact"] == pytest.approx(6 / 30, abs=1e-4)
     assert s["recall"] == pytest.approx(50 / 70, abs=1e-4)
+
+
+def test_report_shows_music_sets_frame_by_frame(tmp_path):
+    """A music set's scores (as evaluate_external writes them) become the report's table."""
+    import json
+    from types import SimpleNamespace
+
+    from synthmir import layout
+    from synthmir.evaluate.report import render_report
+    from synthmir.evaluate.report_generalization import generalization_section
+
+    tally = Tally()
+    tally.add(NOTES, TIMES, frame_pitch_classes(NOTES, TIMES).astype(bool))
+    entry = {"evaluation": "corpus", "model": "frames", "column": "pitch_classes", "files": 1,
+             "hops": {"0.25": tally.summary(), "0.1": tally.summary()}}
+    path = tmp_path / layout.GENERALIZATION_JSON
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps({"leave_one_out": [], "external": [entry]}))
+    (section,) = generalization_section(SimpleNamespace(root=tmp_path))
+    assert section["external"] == [] and [r["hop"] for r in section["music"]] == ["0.25", "0.1"]
+    html = render_report(sections=[section], best=None, date="", version="")
+    assert "Music, frame by frame" in html and html.count('href="#model-frames"') == 2

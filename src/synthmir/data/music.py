@@ -13,8 +13,8 @@ sounding before it are rendered as a pre-roll and cut off):
   and suspensions resolved down a step, with probability ``ornaments``) or held; the
   other voices are held, repeated or arpeggiated; held notes overlap the next chord a
   little, as a legato player's do.
-- **corpus**: an excerpt of a piece whose notes :func:`write_corpus_notes` tabled (one
-  voice per part), at a random tempo.
+- **corpus**: an excerpt of a piece whose notes :func:`corpus_notes` tabled (one voice per
+  part), at a random tempo; each shard reads its pieces once.
 
 Every voice plays one program: one ensemble program for all voices (choir, string or brass
 ensemble) with probability ``ensemble``, else a program per voice drawn from the dataset's
@@ -32,7 +32,6 @@ import pandas as pd
 
 from synthmir.data.midi import Note
 from synthmir.errors import SynthmirError
-from synthmir.layout import atomic_path
 
 #: Roots (semitones above the tonic) and triad qualities of the seven scale degrees.
 SCALES = {
@@ -372,11 +371,3 @@ def corpus_notes(piece: str) -> pd.DataFrame:
     if not rows:
         raise SynthmirError(f"corpus piece {piece!r} holds no notes")
     return pd.DataFrame(rows, columns=CORPUS_COLUMNS)
-
-
-def write_corpus_notes(pieces: list[str], out_csv: str) -> None:
-    """Table the notes of ``pieces`` (see :func:`corpus_notes`) in one CSV (atomically)."""
-    table = (pd.concat([corpus_notes(p) for p in pieces], ignore_index=True) if pieces
-             else pd.DataFrame(columns=CORPUS_COLUMNS))
-    with atomic_path(out_csv) as tmp:
-        table.to_csv(tmp, index=False)

@@ -108,9 +108,20 @@ def external_pairs():
             for model, cfg in MODELS.items() if cfg["target"] == entry["column"]]
 
 
+def evaluation_folder(entry):
+    """The folder of an evaluation set: its own, or its music dataset's."""
+    return layout.dataset_dir(entry["dataset"]) if "dataset" in entry else entry["path"]
+
+
 def get_evaluation_files(wildcards):
-    """An evaluation set's labels table and the recordings it names."""
+    """An evaluation set's labels table and the recordings it names (a music dataset's clip
+    table, audio and MIDI files)."""
     entry = EVALUATIONS[wildcards.evaluation]
+    if "dataset" in entry:
+        name = entry["dataset"]
+        shards = range(config["datasets"][name]["shards"])
+        return {"labels": layout.clips_csv(name),
+                "audio": [*dataset_audio(name), *(layout.shard_midi_dir(name, k) for k in shards)]}
     folder = entry["path"]
     table = os.path.join(folder, entry["labels"])
     if not os.path.isfile(table):

@@ -114,6 +114,7 @@ rule evaluate_external:
         files=layout.external_result(".csv"),
     params:
         evaluation=lambda w: EVALUATIONS[w.evaluation],
+        folder=lambda w: evaluation_folder(EVALUATIONS[w.evaluation]),
     conda:
         "../environment.yml"
     log:

@@ -5,11 +5,14 @@ rule features_shard:
     input:
         manifest=layout.shard_manifest(),
         audio=layout.shard_audio_dir(),
+        midi=layout.shard_midi_dir(),
         code=library("features_shard"),
     output:
         part=layout.features_part(),
     params:
         features=lambda w: config["features"][w.features],
+        # music clips are labelled frame by frame, from their MIDI files
+        frame_labels=lambda w: get_dataset(w)["kind"] == "music",
     conda:
         "../environment.yml"
     log:

@@ -26,9 +26,10 @@ def tiny_run(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def chords_run(tmp_path_factory) -> Path:
-    """Working directory of a finished `results/leaderboard.csv` on the tiny chords config."""
+    """Working directory of a finished `results/leaderboard.csv` and
+    `results/generalization.json` (the music evaluation set) on the tiny chords config."""
     return finished_run(tmp_path_factory.mktemp("chords"), CHORDS_CONFIG,
-                        "results/leaderboard.csv", timeout=900)
+                        ["results/leaderboard.csv", "results/generalization.json"], timeout=900)
 
 
 @pytest.fixture(scope="session")

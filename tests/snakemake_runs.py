@@ -77,10 +77,11 @@ def failure(result: subprocess.CompletedProcess, workdir: Path, *log_globs: str)
     return f"snakemake failed:\n{result.stderr[-6000:]}\n{logs}"
 
 
-def finished_run(base: Path, config: Path, target: str, timeout: float = 1200,
+def finished_run(base: Path, config: Path, target: str | Sequence[str], timeout: float = 1200,
                  prepare: Callable[[Path], object] | None = None,
                  record_reads: bool = False) -> Path:
-    """A copy of the workflow in ``base/workflow`` run to ``target`` (``-j2``) in ``base/work``.
+    """A copy of the workflow in ``base/workflow`` run to ``target`` (one or several, ``-j2``)
+    in ``base/work``.
 
     ``prepare`` is called with the working directory before the run (to write inputs the
     config names, such as an evaluation set). With ``record_reads`` every job records the
@@ -96,7 +97,8 @@ def finished_run(base: Path, config: Path, target: str, timeout: float = 1200,
     if record_reads:
         (base / "reads").mkdir()
         env = {**os.environ, READS_ENV: str(base / "reads")}
-    result = run_snakemake(workdir, "-j2", target, config=config, timeout=timeout, env=env)
+    targets = [target] if isinstance(target, str) else list(target)
+    result = run_snakemake(workdir, "-j2", *targets, config=config, timeout=timeout, env=env)
     if result.returncode != 0:
         pytest.fail(failure(result, workdir))
     return workdir

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from synthmir.config import canonical, complete, load_yaml, schema
-from synthmir.config_checks import expand_models, prepare, variant_id
+from synthmir.config_checks import FRAME_KINDS, expand_models, prepare, variant_id
 from synthmir.errors import ConfigError, SynthmirError
 from tests.snakemake_runs import ROOT
 
@@ -239,4 +239,6 @@ def test_every_architecture_kind_builds():
     assert sorted(kinds) == sorted(branches)
     for kind in kinds:
         model = build_model({"kind": kind}, (44, 115), 12, multilabel=True)
-        assert model.output_shape == (None, 12), kind
+        # a frame-level kind decides every frame
+        want = (None, 44, 12) if kind in FRAME_KINDS else (None, 12)
+        assert model.output_shape == want, kind

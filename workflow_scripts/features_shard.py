@@ -4,4 +4,5 @@ from synthmir.logs import job_log
 
 with job_log(snakemake.log[0]):
     extract_shard(snakemake.input.manifest, layout.dataset_dir(snakemake.wildcards.dataset),
-                  snakemake.output.part, snakemake.params.features)
+                  snakemake.output.part, snakemake.params.features,
+                  snakemake.params.frame_labels)

@@ -30,7 +30,9 @@ MAX_ID_LENGTH = 60
 # Every SoundFont 2 file (.sf2, and .sf3 with compressed samples) is a RIFF form of this type.
 SOUNDFONT_MAGIC = (b"RIFF", b"sfbk")
 # Architectures that read pitch bins, so they need pitchgram features and predict pitch classes.
-PITCH_KINDS = ("pitchfold", "chroma_mean")
+PITCH_KINDS = ("pitchfold", "framefold", "chroma_mean")
+#: Architecture kinds that decide every frame: trained on the frame labels of music datasets.
+FRAME_KINDS = ("framefold",)
 
 
 @contextlib.contextmanager
@@ -234,7 +236,24 @@ def _check_dataset(name: str, ds: dict, config: dict) -> None:
             raise ConfigError(f"{key}.soundfonts", f"{', '.join(missing)} not rendered in the "
                               f"mixed dataset '{source}'",
                               f"Use some of {', '.join(other['soundfonts'])}.")
+    if ds["kind"] == "music":
+        _check_music(f"{key}.music", ds["music"])
     _check_split(f"{key}.split", ds["split"], ds["soundfonts"])
+
+
+def _check_music(key: str, music: dict) -> None:
+    for option in ("voices", "beats_per_chord", "beat_seconds"):
+        _check_range(f"{key}.{option}", music[option])
+    _check_range(f"{key}.corpus.quarter_seconds", music["corpus"]["quarter_seconds"])
+    if not (1 <= music["voices"]["min"] and music["voices"]["max"] <= 15):
+        raise ConfigError(f"{key}.voices", "a music clip holds 1 to 15 voices (one MIDI "
+                          "channel each)", "Use voices within 1..15.")
+    if music["beat_seconds"]["min"] <= 0:
+        raise ConfigError(f"{key}.beat_seconds.min", "a beat must last", "Use a positive value.")
+    for piece in music["corpus"]["pieces"]:
+        if "bach" in piece.lower():
+            raise ConfigError(f"{key}.corpus.pieces", f"'{piece}': Bach is reserved for "
+                              "independent evaluation", "Choose pieces by other composers.")
 
 
 def _families_of(programs: dict) -> set[str]:
@@ -263,6 +282,10 @@ def _check_variant(key: str, model: dict, config: dict) -> None:
     dataset = datasets[model["dataset"]]
     _check_split(f"{key}.split", model_split(model, datasets), dataset["soundfonts"])
     kind, target = model["architecture"]["kind"], model["target"]
+    if kind in FRAME_KINDS and dataset["kind"] != "music":
+        raise ConfigError(f"{key}.dataset", f"architecture {kind} learns frame labels, which "
+                          f"only music datasets have ('{model['dataset']}' is "
+                          f"{dataset['kind']})", "Name a dataset of kind music.")
     if kind in PITCH_KINDS:
         if target != "pitch_classes":
             raise ConfigError(f"{key}.target", f"architecture {kind} predicts the 12 pitch "
@@ -295,7 +318,9 @@ def evaluation_sets(config: dict) -> dict[str, dict]:
     """
     found = {}
     for name, entry in config["evaluations"].items():
-        if Path(entry["path"]).is_dir():
+        if "dataset" in entry:  # checked with the references
+            found[name] = entry
+        elif Path(entry["path"]).is_dir():
             found[name] = entry
         elif entry["optional"]:
             print(f"synthmir: evaluation set '{name}' skipped: no folder {entry['path']}",
@@ -317,6 +342,14 @@ def check_references(config: dict, models: dict[str, dict], entries: dict[str, s
     ConfigError
         Naming the key, the problem and the fix.
     """
+    for name, entry in config.get("evaluations", {}).items():
+        if "dataset" not in entry:
+            continue
+        dataset = config["datasets"].get(entry["dataset"])
+        if dataset is None or dataset["kind"] != "music" or entry["column"] != "pitch_classes":
+            raise ConfigError(f"evaluations.{name}.dataset", f"'{entry['dataset']}' is not a "
+                              "music dataset of this config scored on pitch_classes",
+                              "Name a dataset of kind music and set column: pitch_classes.")
     for name, ds in config["datasets"].items():
         _check_dataset(name, ds, config)
     for name, fs in config["features"].items():

@@ -98,7 +98,7 @@ def test_chords_mixed_from_rendered_notes(playable, tmp_path):
            "chords": {"qualities": ["maj", "min"], "program_per": "note"},
            # onsets are listed to 0.1 ms, too coarse to rebuild a mix with them exactly
            "jitter": {"snr_db": None, "gain_db": {"min": 0.0, "max": 0.0},
-                      "onset_spread_ms": 0.0}}
+                      "onset_spread_ms": 0.0, "detune_cents": 0.0, "note_detune_cents": 0.0}}
     df = build(cfg, playable, tmp_path / "mixed")
     assert (df["midi"] == "").all() and (df["n_notes"] >= 1).all()
     for row in df.itertuples():
@@ -111,6 +111,19 @@ def test_chords_mixed_from_rendered_notes(playable, tmp_path):
     with pytest.raises(SynthmirError, match="render it first"):
         render_shard("t", {**cfg, "mix": {"source": "nothing"}}, SOUNDFONTS, playable, 0,
                      str(tmp_path / "mixed"), "m")
+    # the original recipe detunes each note: a whole semitone up moves the spectrum with it
+    sharp = {**cfg, "chords": {"qualities": ["maj"], "intervals": False, "single_notes": True,
+                               "program_per": "note"},
+             "clips": 12, "jitter": {**cfg["jitter"], "detune_cents": 100.0}}
+    rows = [r for r in build(sharp, playable, tmp_path / "sharp").itertuples()
+            if r.n_notes == 1 and abs(float(r.detune_cents)) >= 50]
+    assert rows  # seeded: some clips are single notes detuned by half a semitone or more
+    for row in rows:
+        detune = float(row.detune_cents)
+        source, _ = sf.read(tmp_path / "notes" / row.sources, dtype="float32")
+        got, _ = sf.read(tmp_path / "sharp" / row.file, dtype="float32")
+        peak = [np.argmax(np.abs(np.fft.rfft(a[:16384]))) for a in (source, got)]
+        assert peak[1] / peak[0] == pytest.approx(2 ** (detune / 1200), rel=0.02)
 
 
 def test_silent_clips_are_flagged_and_logged(playable, tmp_path, caplog):

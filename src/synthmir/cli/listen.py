@@ -59,6 +59,7 @@ def run_listen(args: argparse.Namespace) -> int:
     from synthmir.infer.classify import load_for_task
     from synthmir.infer.listen import Listener, listen, print_line
     from synthmir.infer.sources import file_source, mic_source, stdin_source
+    from synthmir.infer.windows import hop_warning
 
     if args.model:
         classifier = load_for_task(args.model, root=args.workdir)
@@ -79,6 +80,9 @@ def run_listen(args: argparse.Namespace) -> int:
                                 "'mic' for the microphone)")
         source = file_source(args.source, args.hop, realtime=args.realtime is not False)
     listener = Listener(classifier, source.rate, args.hop, args.context, instrument)
+    warning = hop_warning(classifier, args.hop)
+    if warning:
+        print(f"synthmir listen: warning: {warning}", file=sys.stderr)
     listener.warm_up()
     print(f"synthmir listen: model {classifier.model_id}, {source.name}, hop {args.hop} s",
           file=sys.stderr)

@@ -123,12 +123,16 @@ def _run_timeline(args: argparse.Namespace, classifier, files: list[Path]) -> in
         write_timeline_csv,
         write_timeline_midi,
     )
+    from synthmir.infer.windows import hop_warning
 
     path = _one_file(args, files)
     if args.midi is not None and Path(args.midi).suffix.lower() not in (".mid", ".midi"):
         raise SynthmirError(f"--midi {args.midi}: the output must end in .mid")
     audio = load_audio(path, classifier.sample_rate)
     hop = DEFAULT_HOP if args.hop is None else args.hop
+    warning = hop_warning(classifier, hop)
+    if warning:
+        print(f"synthmir predict: warning: {warning}", file=sys.stderr)
     segments = transcribe(classifier, audio, classifier.sample_rate, hop, args.context)
     rows = timeline_rows(segments)
     _print_segments(args, classifier, path, hop, rows, f"{'notes':<20} chord",

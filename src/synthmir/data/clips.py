@@ -26,6 +26,7 @@ from synthmir.audio import decode
 from synthmir.data.degrade import AudioChain, apply_chain, draw_chain
 from synthmir.data.instruments import load_instruments, select_programs
 from synthmir.data.midi import Note, Voicing, chord_vocabulary
+from synthmir.data.music import Composer, assign_programs, corpus_excerpt, corpus_notes
 from synthmir.data.randomize import (
     SynthModifiers,
     draw_performance,
@@ -86,6 +87,9 @@ class ClipDrawer:
         self.natural = list(zip(table["low"].astype(int), table["high"].astype(int), strict=True))
         self.soundfonts = list(cfg["soundfonts"])
         programs = select_programs(cfg["programs"])
+        # music also measures its ensemble programs (drawn for whole clips, not per voice)
+        measured = sorted(set(programs) | set(cfg["music"]["ensemble_programs"])) if (
+            self.kind == "music") else programs
         lo, hi = int(cfg["pitch"]["min"]), int(cfg["pitch"]["max"])
         # sounds[sf][program]: bool over the 128 MIDI pitches, limited to [lo, hi]
         self.sounds: dict[str, dict[int, np.ndarray]] = {}
@@ -109,8 +113,10 @@ class ClipDrawer:
                     f"sound font {name!r} plays none of the configured programs in pitch "
                     f"range [{lo}, {hi}]; widen `pitch` or change `programs`"
                 )
-            self.sounds[name] = {p: grid[p] for p in usable}
+            self.sounds[name] = {p: grid[p] for p in measured if grid[p].any()}
             self.programs[name] = usable
+        if self.kind == "music":
+            self._init_music(cfg, (lo, hi))
         if self.kind == "chords":
             ch = cfg["chords"]
             qualities = None if ch["qualities"] == "all" else tuple(ch["qualities"])
@@ -142,6 +148,8 @@ class ClipDrawer:
             pitches = np.flatnonzero(self.sounds[sfname][program])
             pitch = int(pitches[rng.integers(len(pitches))])
             clip.notes = [Note(program, pitch, velocity, 0.0, float(cfg["note_seconds"]), detune)]
+        elif self.kind == "music":
+            self._draw_music(clip, rng)
         else:
             self._draw_chord(clip, rng, programs)
         if self.randomize["probability"] > 0:
@@ -168,10 +176,47 @@ class ClipDrawer:
             clip.articulation, clip.preroll = performance.articulation, performance.preroll
             clip.velocity = max(n.velocity for n in clip.notes)
             clip.detune_cents = cents
+        elif self.kind == "music":  # the synth's detune replaces the plain jitter's
+            clip.articulation, clip.detune_cents = "music", clip.synth.detune_cents
+            clip.notes = [Note(n.program, n.pitch, n.velocity, n.onset, n.offset,
+                               clip.detune_cents, n.voice) for n in clip.notes]
         else:
             clip.articulation = "chord"
         clip.chain = draw_chain(rng, settings["audio"])
         clip.sample_rng = np.random.default_rng([int(cfg["seed"]), clip.index, 2])
+
+    def _init_music(self, cfg: dict, pitch_range: tuple[int, int]) -> None:
+        ch = cfg["chords"]
+        qualities = None if ch["qualities"] == "all" else tuple(ch["qualities"])
+        tones = {s.chord: s.offsets for s in chord_vocabulary(qualities, False, False, False,
+                                                               ("close",))}
+        self.composer = Composer(cfg["music"], tones, pitch_range)
+        pieces = cfg["music"]["corpus"]["pieces"]
+        self.corpus = pd.concat([corpus_notes(p) for p in pieces], ignore_index=True) if (
+            pieces and cfg["music"]["corpus"]["share"] > 0) else None
+
+    def _draw_music(self, clip: Clip, rng: np.random.Generator) -> None:
+        """A passage of generated music or a corpus excerpt, its voices given programs."""
+        cfg, music = self.cfg, self.cfg["music"]
+        seconds = float(cfg["clip_seconds"])
+        if self.corpus is not None and rng.random() < music["corpus"]["share"]:
+            passage = corpus_excerpt(rng, self.corpus, music, seconds)
+        else:
+            passage = self.composer.compose(rng, seconds)
+        notes = assign_programs(rng, passage, music, self.programs[clip.soundfont],
+                                self.natural, self.sounds[clip.soundfont])
+        if not notes:
+            raise SynthmirError(f"music clip {clip.index}: no note of it sounds in "
+                                f"{clip.soundfont}; widen `pitch` or choose other `programs`")
+        scale = np.clip(rng.normal(1.0, 0.1), 0.7, 1.3)  # the clip's overall dynamic
+        cents = [clip.detune_cents] * len(notes)
+        clip.notes = [Note(n.program, n.pitch, int(np.clip(round(n.velocity * scale), 1, 127)),
+                           n.onset, n.offset, c, n.voice) for n, c in zip(notes, cents,
+                                                                          strict=True)]
+        clip.preroll = passage.preroll
+        clip.chord = passage.piece or passage.source
+        clip.voicing = f"{passage.voices} voices"
+        clip.velocity = max(n.velocity for n in clip.notes)
 
     def _draw_chord(self, clip: Clip, rng: np.random.Generator, programs: list[int]) -> None:
         cfg, jit = self.cfg, self.cfg["jitter"]
@@ -221,8 +266,9 @@ class ClipMixer:
     """Chord clips mixed from the rendered clips of a notes dataset (chord_source: mix).
 
     Each chord note is a randomly chosen source clip of that sound font, program and pitch,
-    delayed by its onset and scaled by a random weight; the label is the set of the source
-    clips' pitch classes. Detune jitter does not apply (the sources are already rendered).
+    detuned (the chord's detune plus its own, by resampling), delayed by its onset and
+    scaled by a random weight, and noise is added (jitter.snr_db): the recipe of the
+    original harmony experiment. The label is the set of the source clips' pitch classes.
 
     Parameters
     ----------
@@ -250,8 +296,7 @@ class ClipMixer:
         for name in cfg["soundfonts"]:
             keys = [(p, k) for (sfn, p, k) in self.by_key if sfn == name]
             playable[name] = pd.DataFrame(keys, columns=["program", "pitch"]).assign(sounds=True)
-        jitter = {**cfg["jitter"], "detune_cents": 0.0, "note_detune_cents": 0.0}
-        self.drawer = ClipDrawer({**cfg, "jitter": jitter}, playable)
+        self.drawer = ClipDrawer(cfg, playable)
 
     def draw(self, index: int) -> Clip:
         """Draw chord clip ``index`` and the source clip of each of its notes."""
@@ -262,7 +307,8 @@ class ClipMixer:
             file, velocity = options[clip.rng.integers(len(options))]
             clip.sources.append(file)
             clip.weights_db.append(float(clip.rng.uniform(self.weight["min"], self.weight["max"])))
-            notes.append(Note(note.program, note.pitch, velocity, note.onset, note.offset))
+            notes.append(Note(note.program, note.pitch, velocity, note.onset, note.offset,
+                              note.cents))
         clip.notes = notes
         clip.velocity = max(n.velocity for n in notes)
         if clip.randomized:  # nothing is synthesized: only the degradations apply
@@ -280,6 +326,10 @@ class ClipMixer:
                     f"{n_samples} at {sample_rate} Hz: give the chords dataset the source's "
                     "sample_rate and clip_seconds"
                 )
+            if note.cents:  # read the source faster (sharper) or slower (flatter)
+                where = np.arange(n_samples) * 2 ** (note.cents / 1200)
+                audio = np.interp(where, np.arange(n_samples), audio, right=0.0).astype(
+                    np.float32)
             delay = round(note.onset * sample_rate)
             mix[delay:] += audio[: n_samples - delay] * np.float32(10 ** (weight / 20))
         return mix

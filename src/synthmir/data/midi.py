@@ -5,9 +5,10 @@ draw from.
 A clip is one single-track (type 0) file at 120 bpm with 960 ticks per beat (0.52 ms a
 tick, finer than FluidSynth's 1.45 ms event block). Every sounding note of a chord sits on
 its own channel (skipping the drum channel 9) so that per-note pitch bends work; the notes
-of a phrase share one channel, as a player's do. Each channel's program change, controllers
-(sound modifiers, see :func:`generator_controls`) and pitch bend come first, at time 0, so
-the file alone says how the clip sounds.
+of a phrase, and of one voice of a piece of music, share one channel, as a player's do.
+Each channel's program change, controllers (sound modifiers, see
+:func:`generator_controls`) and pitch bend come first, at time 0, so the file alone says
+how the clip sounds.
 """
 
 from __future__ import annotations
@@ -37,7 +38,8 @@ class Note:
     """One note of a clip.
 
     program : GM program 0-127; pitch : MIDI number; velocity : 1-127;
-    onset, offset : seconds from the clip start; cents : pitch bend of its channel.
+    onset, offset : seconds from the clip start; cents : pitch bend of its channel;
+    voice : the part it belongs to (notes of a voice share a channel), or None.
     """
 
     program: int
@@ -46,6 +48,7 @@ class Note:
     onset: float
     offset: float
     cents: float = 0.0
+    voice: int | None = None
 
 
 @dataclass(frozen=True)
@@ -133,16 +136,25 @@ def clip_midi(notes: list[Note], clip_seconds: float,
     Parameters
     ----------
     notes : the clip's notes; each on its own channel, or all on the first channel with
-        ``one_channel`` (a phrase: program and detune of the first note).
+        ``one_channel`` (a phrase: program and detune of the first note), or when every
+        note has a ``voice``, the notes of voice ``v`` on the ``v``-th channel (program and
+        detune of its first note).
     clip_seconds : length of the file.
     controls : (controller, value) messages sent in order on every used channel at time 0,
         after the program change (sound modifiers and effect sends).
     """
-    if not one_channel and len(notes) > len(CHANNELS):
-        raise SynthmirError(f"a clip holds at most {len(CHANNELS)} notes, got {len(notes)}")
+    if one_channel:
+        voices = [0] * len(notes)
+    elif notes and all(n.voice is not None for n in notes):
+        voices = [int(n.voice) for n in notes]
+    else:
+        voices = list(range(len(notes)))
+    if voices and not 0 <= min(voices) <= max(voices) < len(CHANNELS):
+        raise SynthmirError(f"a clip holds at most {len(CHANNELS)} voices (one channel each), "
+                            f"got voice {max(voices) + 1}")
     timed: list[tuple[int, int, mido.Message]] = []  # (tick, order, message)
-    channels = [CHANNELS[0]] * len(notes) if one_channel else CHANNELS[: len(notes)]
-    set_up: set[int] = set()  # a phrase's channel is set up by its first note
+    channels = [CHANNELS[v] for v in voices]
+    set_up: set[int] = set()  # a phrase's or voice's channel is set up by its first note
     for ch, note in zip(channels, notes, strict=True):
         if ch not in set_up:
             set_up.add(ch)

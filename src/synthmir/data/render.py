@@ -106,7 +106,8 @@ def _render_clip(renderer: Renderer, clip: Clip, midi_path: Path, cfg: dict) -> 
                                 room=mods.room, dry=mods.dry)[preroll:]
     else:
         effects = cfg["synth"]["reverb"] or cfg["synth"]["chorus"]
-        audio = renderer.render(events, clip.soundfont, round(seconds * sr), dry=not effects)
+        audio = renderer.render(events, clip.soundfont, preroll + round(seconds * sr),
+                                dry=not effects)[preroll:]
     return finish_audio(audio, clip, sr)
 
 
@@ -182,7 +183,8 @@ def render_shard(
 
 def _row(clip: Clip, shard: int, midi_rel: str, audio_rel: str, audio: np.ndarray,
          names: list[str], families: list[str], cfg: dict) -> dict:
-    notes = clip.notes
+    # what sounds inside the clip (a music clip's pre-roll may end notes before it starts)
+    notes = [n for n in clip.notes if n.offset > clip.preroll] or clip.notes
     level = rms_db(audio)
     # the loudest 50-ms frame: a short pluck is quiet over the whole clip, not silent
     frame = max(1, int(cfg["sample_rate"]) // 20)
@@ -214,6 +216,7 @@ def _row(clip: Clip, shard: int, midi_rel: str, audio_rel: str, audio: np.ndarra
         "silent": bool(loudest < float(cfg["silence_db"])),
         "sources": _space(clip.sources),
         "weights_db": _space(round(w, 2) for w in clip.weights_db),
+        "preroll_s": round(clip.preroll, 4) if clip.preroll else "",
         **_randomization(clip),
     }
 

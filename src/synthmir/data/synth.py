@@ -214,6 +214,8 @@ class Renderer:
             ("synth.reverb.active", int(reverb)),
             ("synth.chorus.active", int(chorus)),
             ("synth.midi-channels", 16),
+            # music clips (six layered voices, arpeggios, release tails) outgrow the 256 default
+            ("synth.polyphony", 1024),
             ("synth.cpu-cores", 1),
             # no other thread touches this synth: skip the API mutex
             ("synth.threadsafe-api", 0),

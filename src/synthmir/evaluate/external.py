@@ -19,6 +19,7 @@ import pandas as pd
 
 from synthmir.audio import load_audio
 from synthmir.errors import SynthmirError
+from synthmir.evaluate.harmony_music import score_recordings
 from synthmir.infer.classify import Classifier, classify
 from synthmir.layout import atomic_path
 from synthmir.runtime import configure_threads
@@ -76,9 +77,13 @@ def evaluate_external(model_dir: str, name: str, folder: str, labels: str, colum
     """Classify every file of an evaluation set with one model and score it.
 
     Writes ``out_json`` (the scores, see :func:`score`, plus the out-of-vocabulary files'
-    predictions) and ``out_csv`` (one row per file: true, predicted, probabilities).
+    predictions) and ``out_csv`` (one row per file: true, predicted, probabilities). With
+    ``column`` pitch_classes the set is music, scored frame by frame against each file's
+    MIDI file (:mod:`synthmir.evaluate.harmony_music`; one row per file and hop).
     """
     configure_threads(threads)
+    if column == "pitch_classes":
+        return _evaluate_harmony(model_dir, name, folder, labels, out_json, out_csv)
     table = read_labels(folder, labels, column)
     classifier = Classifier.load(model_dir)
     classes = list(classifier.predictor.label_names)
@@ -114,4 +119,17 @@ def evaluate_external(model_dir: str, name: str, folder: str, labels: str, colum
         tmp.write_text(json.dumps(out, indent=1) + "\n")
     log.info("%s on %s: balanced accuracy %s over %d files", out["model"], name,
              out["balanced_accuracy"], out["files"])
+    return out
+
+
+def _evaluate_harmony(model_dir: str, name: str, folder: str, labels: str, out_json: str,
+                      out_csv: str) -> dict:
+    table = read_labels(folder, labels, "midi")
+    scores, rows = score_recordings(Classifier.load(model_dir), folder, table)
+    out = {"evaluation": name, "model": Path(model_dir).name, "column": "pitch_classes",
+           "files": len(table), "hops": scores}
+    with atomic_path(out_csv) as tmp:
+        rows.to_csv(tmp, index=False)
+    with atomic_path(out_json) as tmp:
+        tmp.write_text(json.dumps(out, indent=1) + "\n")
     return out

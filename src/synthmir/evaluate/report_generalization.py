@@ -46,12 +46,28 @@ def _external(entry: dict) -> dict:
     }
 
 
+#: Breakdown recalls shown for music sets (see synthmir.evaluate.harmony_music), in order.
+MUSIC_BREAKDOWNS = ("top_only", "register C5 and up", "short_notes", "onsets")
+
+
+def _music(entry: dict) -> list[dict]:
+    """One row per hop of a model scored frame by frame on music."""
+    return [{"evaluation": entry["evaluation"], "model": entry["model"], "hop": hop,
+             "frames": s["frames"], "f1": s["f1"], "exact": s["exact"],
+             "recalls": [s["breakdown_recall"].get(k) for k in MUSIC_BREAKDOWNS],
+             "lingering": s["lingering_false_positives"]}
+            for hop, s in entry["hops"].items()]
+
+
 def generalization_section(ctx) -> list[dict]:
     """Held-out sound fonts, degradations and external sets; nothing when none is configured."""
     result = load_generalization(ctx.root)
     if not result["leave_one_out"] and not result["external"]:
         return []
+    music = [e for e in result["external"] if e["column"] == "pitch_classes"]
     return [{"kind": "generalization", "id": "generalization",
              "title": "Generalization: audio the models never heard",
              "matrices": [_matrix(g) for g in result["leave_one_out"]],
-             "external": [_external(e) for e in result["external"]]}]
+             "external": [_external(e) for e in result["external"] if e not in music],
+             "music": [row for e in music for row in _music(e)],
+             "music_breakdowns": list(MUSIC_BREAKDOWNS)}]

@@ -2,9 +2,11 @@
 
 One file per (dataset, feature set) holds ``features`` float32 (clips, frames, bins), one clip
 a chunk (its ``sample_rate`` attribute is the audio's rate), ``bin_midi`` (the MIDI pitch of
-each bin), ``clip_id``, every column of the clip table under ``labels/``, and the feature
-parameters as file attributes. This module is the only one that knows that layout: everything
-else reads through :class:`FeatureStore`.
+each bin), ``clip_id``, every column of the clip table under ``labels/``, the feature
+parameters as file attributes and, for music datasets, ``frame_labels`` uint8 (clips, frames,
+12): the pitch classes sounding at each frame (:mod:`synthmir.features.frame_labels`).
+This module is the only one that knows that layout: everything else reads through
+:class:`FeatureStore`.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import pandas as pd
 import synthmir
 from synthmir.audio import decode
 from synthmir.errors import SynthmirError
+from synthmir.features.frame_labels import clip_frame_labels
 from synthmir.features.pitchgram import FeatureParams, bin_midi, compute_features
 from synthmir.layout import atomic_path
 from synthmir.logs import announce_read
@@ -105,7 +108,8 @@ def _create_features(h5: h5py.File, n_clips: int, n_frames: int, n_bins: int) ->
     )
 
 
-def extract_shard(manifest_csv: str, dataset_dir: str, out_h5: str, params: dict) -> None:
+def extract_shard(manifest_csv: str, dataset_dir: str, out_h5: str, params: dict,
+                  frame_labels: bool = False) -> None:
     """Compute features for every clip of a manifest and write them as one part file.
 
     Parameters
@@ -119,6 +123,9 @@ def extract_shard(manifest_csv: str, dataset_dir: str, out_h5: str, params: dict
         Part file to write (atomically).
     params : dict
         The feature config section (keys as :class:`FeatureParams` fields).
+    frame_labels : bool
+        Also write ``frame_labels`` from each clip's MIDI file (manifest columns ``midi``
+        and ``preroll_s``: seconds of the file before the clip starts).
 
     Raises
     ------
@@ -131,7 +138,8 @@ def extract_shard(manifest_csv: str, dataset_dir: str, out_h5: str, params: dict
         table = pd.read_csv(manifest_csv)
     except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         raise SynthmirError(f"cannot read manifest {manifest_csv}: {exc}") from exc
-    missing = {"clip_id", "file"} - set(table.columns)
+    missing = {"clip_id", "file", *(("midi", "preroll_s") if frame_labels else ())} - set(
+        table.columns)
     if missing:
         raise SynthmirError(f"manifest {manifest_csv} lacks column(s) {', '.join(sorted(missing))}")
 
@@ -141,7 +149,7 @@ def extract_shard(manifest_csv: str, dataset_dir: str, out_h5: str, params: dict
     report_every = max(1, n_clips // 10)
     with atomic_path(out_h5) as tmp, h5py.File(tmp, "w") as h5:
         h5.attrs.update(_file_attrs(fp))
-        dset, sample_rate, block, block_start = None, 0, [], 0
+        dset, sample_rate, block, block_start, frames = None, 0, [], 0, []
         for i, rel in enumerate(table["file"].astype(str)):
             audio, sr = _read_mono(root / rel)
             feats = compute_features(audio, sr, fp)
@@ -155,6 +163,10 @@ def extract_shard(manifest_csv: str, dataset_dir: str, out_h5: str, params: dict
                     f"{dset.shape[1]} frames; all clips of a dataset must share both"
                 )
             block.append(feats)
+            if frame_labels:
+                frames.append(clip_frame_labels(
+                    root / str(table["midi"].iloc[i]), float(table["preroll_s"].fillna(0).iloc[i]),
+                    feats.shape[0], fp.hop, sr))
             if len(block) == _WRITE_BLOCK or i == n_clips - 1:
                 dset[block_start : i + 1] = np.stack(block)
                 block, block_start = [], i + 1
@@ -165,6 +177,9 @@ def extract_shard(manifest_csv: str, dataset_dir: str, out_h5: str, params: dict
             dset = _create_features(h5, 0, 0, fp.n_bins())
         dset.attrs["sample_rate"] = sample_rate
         h5.create_dataset("bin_midi", data=bin_midi(fp, sample_rate or 44100))
+        if frame_labels:
+            h5.create_dataset("frame_labels", data=np.stack(frames) if frames else
+                              np.zeros((0, 0, 12), np.uint8), **_COMPRESSION)
         _write_labels(h5, table)
 
 
@@ -213,6 +228,10 @@ def merge_shards(part_h5s: Sequence[str], out_h5: str) -> None:
             dset.attrs["sample_rate"] = sample_rate
             out.create_dataset("bin_midi", data=ref["bin_midi"][:])
             _copy_features(parts, dset)
+            if all("frame_labels" in p for p in parts):
+                out.create_dataset("frame_labels", data=np.concatenate(
+                    [p["frame_labels"][:] for p in filled] or [first["frame_labels"][:]]),
+                    **_COMPRESSION)
             str_dtype = h5py.string_dtype("utf-8")
             _copy_rows(parts, "clip_id", _create_1d(out, "clip_id", str_dtype, n_total))
             group = out.create_group("labels", track_order=True)
@@ -300,6 +319,8 @@ class FeatureStore:
         Every column of the clip table, one row per clip, in file order.
     bin_midi : np.ndarray
         float64 (n_bins,), MIDI pitch of each bin centre (see :func:`bin_midi`).
+    frame_labels : np.ndarray or None
+        uint8 (n_clips, frames, 12): pitch classes sounding at each frame (music datasets).
     sample_rate : int or None
         Hz of the audio the features came from (0 for an empty file; None if not recorded).
     """
@@ -319,6 +340,8 @@ class FeatureStore:
         rate = self._features.attrs.get("sample_rate")
         self.sample_rate = None if rate is None else int(rate)
         self.bin_midi = self._h5["bin_midi"][:] if "bin_midi" in self._h5 else None
+        self.frame_labels = (self._h5["frame_labels"][:] if "frame_labels" in self._h5
+                             else None)
         self.clip_ids = self._h5["clip_id"].asstr()[:].astype(str)
         labels = self._h5["labels"] if "labels" in self._h5 else {}
         self.labels = pd.DataFrame(

@@ -77,7 +77,8 @@ class Listener:
         Hz of the incoming blocks.
     hop_seconds : float
     context_seconds : float, optional
-        Audio each decision sees (default: the hop), at most the model window.
+        Audio each decision sees (default: the hop; a frame-level model: its window), at
+        most the model window.
     instrument : Classifier, optional
         A second model whose top label is added to every hop.
     """
@@ -94,7 +95,11 @@ class Listener:
 
     def __post_init__(self) -> None:
         self.hop = round(self.hop_seconds * self.rate)
-        context_s = self.hop_seconds if self.context_seconds is None else self.context_seconds
+        context_s = self.context_seconds
+        if context_s is None:  # a frame-level model reads a whole window before each hop
+            frames = self.classifier.predictor.frame_level
+            context_s = (self.classifier.window_samples / self.classifier.sample_rate
+                         if frames else self.hop_seconds)
         self.context = round(context_s * self.rate)
         for model in (self.classifier, self.instrument):
             if model is None:
@@ -146,7 +151,8 @@ class Listener:
     def _chunk(self, model: Classifier) -> np.ndarray:
         # Before `context` samples have arrived the buffer's head is padding, not audio.
         valid = min(self._seen, self.context)
-        return resample(self._buffer[self.context - valid:], self.rate, model.sample_rate)
+        chunk = resample(self._buffer[self.context - valid:], self.rate, model.sample_rate)
+        return chunk[-model.window_samples:]  # resampling may round a whole window up
 
     def _decide(self, arrived: float) -> Hop:
         start = self._hops * self.hop / self.rate
@@ -154,7 +160,8 @@ class Listener:
         self._hops += 1
         self._filled = 0
         model = self.classifier
-        probabilities, silent = predict_chunks(model, [self._chunk(model)])
+        probabilities, silent = predict_chunks(
+            model, [self._chunk(model)], round(self.hop_seconds * model.sample_rate))
         names = model.predictor.label_names
         hop = Hop(start, end, [], silent=bool(silent[0]), arrived=arrived)
         if not silent[0]:

@@ -21,6 +21,7 @@ import csv
 import functools
 import io
 import os
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -55,7 +56,20 @@ def _chord_name(pitch_classes: frozenset[int]) -> str:
     figure = harmony.chordSymbolFigureFromChord(chord.Chord(sorted(pitch_classes)))
     if "Cannot Be Identified" in figure:
         return ""
-    return figure.split("/")[0]
+    return _added_in_order(figure.split("/")[0])
+
+
+def _added_in_order(figure: str) -> str:
+    """music21 lists added notes in set order, which changes with Python's string hash
+    seed from run to run ("CaddF,D" or "CaddD,F"): list them upwards from the root."""
+    from music21 import pitch
+
+    head, add, added = figure.partition("add")
+    if not add:
+        return figure
+    root = pitch.Pitch(re.match(r"[A-G][#-]*", head).group()).pitchClass
+    notes = sorted(added.split(","), key=lambda n: (pitch.Pitch(n).pitchClass - root) % 12)
+    return head + add + ",".join(notes)
 
 
 def chord_name(pitch_classes: Sequence[int]) -> str:

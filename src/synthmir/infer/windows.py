@@ -62,12 +62,14 @@ def analysis_window(classifier: Classifier, chunk: np.ndarray) -> np.ndarray:
     return compute_features(padded, classifier.sample_rate, classifier.params)
 
 
-def predict_chunks(classifier: Classifier, chunks: list[np.ndarray]
+def predict_chunks(classifier: Classifier, chunks: list[np.ndarray], hop: int | None = None
                    ) -> tuple[np.ndarray, np.ndarray]:
     """Probabilities of chunks of audio, each zero-padded to the model window.
 
     Silent chunks (peak below -90 dBFS) are not run through the model: their probabilities
-    are zeros and they are flagged.
+    are zeros and they are flagged. A frame-level model's probabilities are the mean over
+    the frames centred in the chunk's last ``hop`` samples (default: the whole chunk), or
+    the frame nearest to their middle when none is: what sounds in that hop.
 
     Returns
     -------
@@ -82,9 +84,43 @@ def predict_chunks(classifier: Classifier, chunks: list[np.ndarray]
     loud = np.flatnonzero(~silent)
     if loud.size:
         features = np.stack([analysis_window(classifier, chunks[i]) for i in loud])
+        predictor = classifier.predictor
         with classifier._lock:
-            probabilities[loud] = classifier.predictor.predict_features(features)
+            out = (predictor.predict_frames(features) if predictor.frame_level
+                   else predictor.predict_features(features))
+        if out.ndim == 3:
+            centres = np.arange(out.shape[1]) * classifier.params.hop
+            for row, i in zip(out, loud, strict=True):
+                end = chunks[i].size
+                first = end - (end if hop is None else min(hop, end))
+                inside = (centres >= first) & (centres < end)
+                if not inside.any():
+                    inside[np.argmin(np.abs(centres - (first + end) / 2))] = True
+                probabilities[i] = row[inside].mean(axis=0)
+        else:
+            probabilities[loud] = out
     return probabilities, silent
+
+
+def shortest_hop(classifier: Classifier) -> float:
+    """Seconds of the shortest hop the model decides well: one feature frame for a
+    frame-level model; a fifth of its window for a clip-level one (trained on whole clips,
+    the default pitchfold found 2.0 of 3.2 sounding pitch classes in 0.25-s hops and none
+    in 0.1-s ones)."""
+    if classifier.predictor.frame_level:
+        return classifier.params.hop / classifier.sample_rate
+    return classifier.window_samples / classifier.sample_rate / 5
+
+
+def hop_warning(classifier: Classifier, hop_seconds: float) -> str | None:
+    """A warning when ``hop_seconds`` is below what the model decides well, else None."""
+    shortest = shortest_hop(classifier)
+    if hop_seconds >= shortest - 1e-9:
+        return None
+    kind = "a frame" if classifier.predictor.frame_level else "a clip"
+    return (f"hop {hop_seconds} s is below what model {classifier.model_id} can decide "
+            f"({shortest:.2f} s: it decides {kind} at a time); expect missed notes, or use a "
+            "longer hop or a frame-level harmony model (framefold)")
 
 
 def hop_samples(classifier: Classifier, hop_seconds: float) -> int:
@@ -115,7 +151,10 @@ def predict_windows(classifier: Classifier, audio: np.ndarray, sample_rate: int,
     to the model window. With the default context (one hop) each hop sees only its own
     audio, so a change of chord shows up in the very hop where it happens; a longer
     context gives more evidence per decision but lets each change lag by up to the context.
-    This is exactly what ``synthmir listen`` sees at the end of each hop.
+    This is exactly what ``synthmir listen`` sees at the end of each hop. A frame-level
+    model without an explicit context instead decides every frame of the recording with
+    context on both sides (:func:`frame_probabilities`) and each hop is the mean of its
+    frames: offline it need not guess the frames at the edge of what it has heard.
 
     Parameters
     ----------
@@ -126,7 +165,7 @@ def predict_windows(classifier: Classifier, audio: np.ndarray, sample_rate: int,
         Seconds between decisions (at most the model window).
     context_seconds : float, optional
         Seconds of audio each decision sees (at least the hop, at most the model window);
-        default: the hop.
+        default: the hop (a frame-level model: the model window).
 
     Raises
     ------
@@ -139,13 +178,64 @@ def predict_windows(classifier: Classifier, audio: np.ndarray, sample_rate: int,
     ends = np.minimum(np.arange(1, math.ceil(audio.size / hop) + 1) * hop, audio.size)
     starts = np.arange(len(ends)) * hop
     chunks = [audio[max(0, end - context) : end] for end in ends]
-    probabilities, silent = predict_chunks(classifier, chunks)
+    if classifier.predictor.frame_level and context_seconds is None:
+        probabilities = _hops_of_frames(classifier, audio, starts, ends)
+        silent = np.array([np.abs(c).max() < SILENCE_PEAK for c in chunks], bool)
+        probabilities[silent] = 0.0
+    else:
+        probabilities, silent = predict_chunks(classifier, chunks, hop)
     rate = float(classifier.sample_rate)
     return WindowPredictions(starts / rate, ends / rate, probabilities, silent)
 
 
+def frame_probabilities(classifier: Classifier, audio: np.ndarray) -> np.ndarray:
+    """A frame-level model's probabilities at every feature frame of a recording.
+
+    The features of the whole recording are cut into model windows overlapping by half;
+    each frame keeps the probabilities of the window it lies most central in, so every
+    frame is decided with context on both sides (a frame at a window's edge is not).
+
+    Returns
+    -------
+    numpy.ndarray
+        float32 (frames, 12): frame ``m`` is centred on sample ``m * hop`` (model rate).
+    """
+    features = compute_features(audio, classifier.sample_rate, classifier.params)
+    width = classifier.predictor.input_shape[0]
+    stride = max(1, width // 2)
+    n = features.shape[0]
+    starts = list(range(0, max(1, n - width + stride), stride))
+    padded = np.zeros((starts[-1] + width, features.shape[1]), dtype=np.float32)
+    padded[:n] = features
+    with classifier._lock:
+        out = classifier.predictor.predict_frames(np.stack([padded[s : s + width]
+                                                            for s in starts]))
+    probabilities = np.empty((n, out.shape[-1]), dtype=np.float32)
+    for k, s in enumerate(starts):
+        lo = 0 if k == 0 else s + width // 4
+        hi = n if k == len(starts) - 1 else s + width // 4 + stride
+        probabilities[lo:hi] = out[k, lo - s : hi - s]
+    return probabilities
+
+
+def _hops_of_frames(classifier: Classifier, audio: np.ndarray, starts: np.ndarray,
+                    ends: np.ndarray) -> np.ndarray:
+    """Mean frame probabilities over each hop [start, end) (samples); a hop holding no
+    frame centre takes its nearest frame."""
+    frames = frame_probabilities(classifier, audio)
+    centres = np.arange(len(frames)) * classifier.params.hop
+    out = np.empty((len(starts), frames.shape[1]), dtype=np.float32)
+    for i, (lo, hi) in enumerate(zip(starts, ends, strict=True)):
+        inside = (centres >= lo) & (centres < hi)
+        out[i] = (frames[inside].mean(axis=0) if inside.any()
+                  else frames[np.argmin(np.abs(centres - (lo + hi) / 2))])
+    return out
+
+
 def context_samples(classifier: Classifier, hop: int, context_seconds: float | None) -> int:
-    """Samples each decision sees: the hop by default, else ``context_seconds``.
+    """Samples each decision sees: ``context_seconds``, else by default the hop (a
+    frame-level model: the model window, as it decides the frames of the hop from what
+    came before them).
 
     Raises
     ------
@@ -153,7 +243,7 @@ def context_samples(classifier: Classifier, hop: int, context_seconds: float | N
         When the context is shorter than the hop or longer than the model window.
     """
     if context_seconds is None:
-        return hop
+        return classifier.window_samples if classifier.predictor.frame_level else hop
     context = round(context_seconds * classifier.sample_rate)
     if not hop <= context <= classifier.window_samples:
         raise SynthmirError(

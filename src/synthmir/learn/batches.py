@@ -27,7 +27,8 @@ class ClipBatches(keras.utils.PyDataset):
     rows : numpy.ndarray
         Rows of ``source`` in this split.
     labels : numpy.ndarray
-        Labels of ``rows``: int class indices (n,) or float multi-hot (n, labels).
+        Labels of ``rows``: int class indices (n,), float multi-hot (n, labels) or frame
+        labels (n, frames, 12).
     batch_size : int
     scaler : Scaler
     seed : int or None
@@ -93,8 +94,9 @@ class ClipBatches(keras.utils.PyDataset):
                 semitones = self.pitch_shift // self.shift_labels
                 steps = rng.integers(-semitones, semitones + 1, size=n)
                 shift = steps * self.shift_labels
-                classes = (np.arange(y.shape[1])[None, :] - steps[:, None]) % y.shape[1]
-                y = np.take_along_axis(y, classes, axis=1)
+                classes = (np.arange(12)[None, :] - steps[:, None]) % 12
+                # clip labels (n, 12) or frame labels (n, frames, 12)
+                y = np.take_along_axis(y, classes.reshape(n, *[1] * (y.ndim - 2), 12), axis=-1)
             else:
                 shift = rng.integers(-self.pitch_shift, self.pitch_shift + 1, size=n)
             src = np.arange(bins)[None, :] - shift[:, None]

@@ -36,6 +36,12 @@ Harmony (``pitch_classes``: 12 sigmoids) has three kinds of its own:
   windows of ``synthmir predict --midi`` and ``listen`` make, scores like a full one), and
   the maximum over octaves folds the bins into the 12 pitch classes. Sharing one detector
   across pitch is what lets it hold on timbres and registers it was not trained on.
+- ``framefold``: pitchfold's per-bin note detector without the maximum over time: each
+  (frame, bin) reads its harmonic stack, then blocks of a convolution over time (dilated
+  1, 2, 4, ... frames: a context of about 0.6 s at the default hop with two blocks) and one
+  over pitch give note logits at every frame, folded over octaves to (frames, 12). Trained on
+  the frame labels of music datasets, so it places chord changes within a frame and learns
+  that a released note no longer counts.
 - ``chroma_mean``: the non-learned baseline, no trainable weights: chroma folded from the
   pitchgram, averaged over frames, divided by its maximum; only its threshold is tuned.
 - ``funnel``: the original harmony network, dense layers 512-256-128-64 (ReLU, dropout
@@ -183,6 +189,26 @@ def _pitchfold(inputs, cfg: dict, bins_per_semitone: int, lowest_pitch: float):
     return layers.Activation("sigmoid", name="probabilities")(x)
 
 
+def _framefold(inputs, cfg: dict, bins_per_semitone: int, lowest_pitch: float):
+    x = HarmonicStack(cfg["harmonics"], bins_per_semitone, name="harmonics")(inputs)
+    # each (frame, bin) reads its harmonic stack first; then time and pitch are convolved
+    # separately (a fraction of a 2-D kernel's cost), time dilated block by block
+    x = layers.Conv2D(cfg["filters"][0], 1, name="stack")(x)
+    x = layers.Activation("elu")(layers.BatchNormalization(name="stack_bn")(x))
+    for block, filters in enumerate(cfg["filters"]):
+        name = f"block{block + 1}"
+        x = layers.Conv2D(filters, (cfg["time_kernel"], 1), padding="same",
+                          dilation_rate=(2**block, 1), name=f"{name}_time")(x)
+        x = layers.Conv2D(filters, (1, cfg["kernel_size"]), padding="same",
+                          name=f"{name}_pitch")(x)
+        x = layers.BatchNormalization(name=f"{name}_bn")(x)
+        x = layers.Activation("elu")(x)
+    x = layers.Conv2D(1, 1, name="note_logits")(x)  # (frames, bins, 1)
+    x = layers.Reshape(x.shape[1:3])(x)
+    x = OctaveFold(lowest_pitch, bins_per_semitone, "max", name="octave_fold")(x)
+    return layers.Activation("sigmoid", name="probabilities")(x)  # (frames, 12)
+
+
 def _funnel(inputs, cfg: dict, n_outputs: int, multilabel: bool):
     x = FrameSelect(cfg["frame"], name="frame")(inputs)
     for size in cfg["dense"]:
@@ -224,7 +250,8 @@ def build_model(
     Returns
     -------
     keras.Model
-        Maps (batch, frames, bins) float32 to (batch, n_outputs) probabilities.
+        Maps (batch, frames, bins) float32 to (batch, n_outputs) probabilities
+        (``framefold``: (batch, frames, 12)).
 
     Raises
     ------
@@ -242,6 +269,8 @@ def build_model(
         outputs = _baseline(inputs, cfg, n_outputs, multilabel)
     elif cfg["kind"] == "pitchfold":
         outputs = _pitchfold(inputs, cfg, bins_per_semitone, lowest_pitch)
+    elif cfg["kind"] == "framefold":
+        outputs = _framefold(inputs, cfg, bins_per_semitone, lowest_pitch)
     elif cfg["kind"] == "chroma_mean":
         outputs = ChromaMean(lowest_pitch, bins_per_semitone, floor_db,
                              name="probabilities")(inputs)

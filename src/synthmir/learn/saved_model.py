@@ -133,8 +133,14 @@ class Predictor:
         model = keras.saving.load_model(paths[0], compile=False)
         return cls(model, preprocessing)
 
+    @property
+    def frame_level(self) -> bool:
+        """The model outputs probabilities per frame (``framefold``), not per clip."""
+        return len(self.model.output_shape) == 3
+
     def predict_features(self, features: np.ndarray) -> np.ndarray:
-        """Class probabilities for pitchgrams.
+        """Class probabilities for pitchgrams (a frame-level model's maximum over frames:
+        what sounds anywhere in the clip).
 
         Parameters
         ----------
@@ -153,6 +159,11 @@ class Predictor:
         SynthmirError
             When the pitchgram shape differs from the one the model was trained on.
         """
+        out = self.predict_frames(features)
+        return out.max(axis=1) if out.ndim == 3 else out
+
+    def predict_frames(self, features: np.ndarray) -> np.ndarray:
+        """As :meth:`predict_features`, but (n, frames, classes) for a frame-level model."""
         x = np.asarray(features)
         if x.ndim == 2:
             x = x[None]
@@ -170,5 +181,5 @@ class Predictor:
             for i in range(0, len(x), DIRECT_CALL_MAX)
         ]
         if not out:
-            return np.zeros((0, len(self.label_names)), dtype=np.float32)
+            return np.zeros((0, *self.model.output_shape[1:]), dtype=np.float32)
         return np.concatenate(out).astype(np.float32, copy=False)

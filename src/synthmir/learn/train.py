@@ -21,7 +21,7 @@ import keras
 import numpy as np
 
 from synthmir.config import complete
-from synthmir.config_checks import PITCH_KINDS
+from synthmir.config_checks import FRAME_KINDS, PITCH_KINDS
 from synthmir.errors import SynthmirError
 from synthmir.features.store import FeatureStore
 from synthmir.layout import (
@@ -43,8 +43,15 @@ from synthmir.runtime import configure_threads
 log = logging.getLogger(__name__)
 
 MULTILABEL_TARGETS = {"pitch_classes"}
-def _encode_labels(store: FeatureStore, target: str) -> tuple[np.ndarray, list[str], bool]:
-    """Encode the ``target`` label column: (encoded, label names, multilabel)."""
+def _encode_labels(store: FeatureStore, target: str, frames: bool = False
+                   ) -> tuple[np.ndarray, list[str], bool]:
+    """Encode the ``target`` label column: (encoded, label names, multilabel); with
+    ``frames``, the store's frame labels (clips, frames, 12) instead."""
+    if frames:
+        if store.frame_labels is None or target != "pitch_classes":
+            raise SynthmirError(f"a frame-level model learns the pitch classes of every frame, "
+                                f"which {store.path} does not hold: train it on a music dataset")
+        return store.frame_labels.astype(np.float32), list(PITCH_CLASS_NAMES), True
     if target not in store.labels.columns:
         raise SynthmirError(f"target {target!r} is not among the labels of {store.path}: "
                             f"{sorted(store.labels.columns)}")
@@ -144,7 +151,8 @@ def train_model(
     random.seed(seed)
 
     with FeatureStore(features_h5) as store:
-        labels, label_names, multilabel = _encode_labels(store, target)
+        labels, label_names, multilabel = _encode_labels(store, target,
+                                                         arch["kind"] in FRAME_KINDS)
         # Saved with the model: inference computes features with exactly these parameters,
         # after resampling any input audio to the recorded rate.
         feature_params = dict(store.attributes)
@@ -253,9 +261,10 @@ def train_model(
             "scaler": scaler.to_json(),
         }
         if multilabel:
+            # frame-level models: tuned over the frames of the valid clips
             preprocessing["threshold"] = saved_threshold(
-                cfg["threshold"], labels[rows["valid"]],
-                lambda: model.predict(valid_data, verbose=0))
+                cfg["threshold"], labels[rows["valid"]].reshape(-1, 12),
+                lambda: model.predict(valid_data, verbose=0).reshape(-1, 12))
 
     epochs_run = len(history["loss"]) if learns else 0
     best = int(np.argmin(history["val_loss"])) if stopper else len(history["loss"]) - 1

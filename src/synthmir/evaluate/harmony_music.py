@@ -1,0 +1,148 @@
+"""Harmony on music: frame-by-frame pitch classes of recordings scored against their MIDI.
+
+Each recording is decided hop by hop exactly as ``synthmir predict --midi`` and ``listen``
+do (:func:`synthmir.infer.windows.predict_windows`, the model's saved threshold), at each hop
+of :data:`HOPS`. The truth is read from the recording's MIDI file every :data:`FRAME_SECONDS`
+(the pitch classes whose notes are on at the frame centre, see
+:mod:`synthmir.features.frame_labels`); frames where nothing sounds are skipped, and each
+frame takes the decision of the hop it lies in. Besides micro F1 and exact match over frames,
+the breakdowns show where a model fails:
+
+- ``top_only``: recall of a pitch class only the highest sounding note plays (the melody);
+- ``register``: recall of sounding notes by register (below C3, C3-B4, C5 and up);
+- ``short_notes``: recall of notes shorter than :data:`SHORT_NOTE`;
+- ``onsets``: recall in the first :data:`ONSET` of a note;
+- ``lingering``: the share of false positives that are a pitch class whose note ended
+  within :data:`LINGER` before the frame (the previous chord still counted).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from synthmir.audio import load_audio
+from synthmir.features.frame_labels import SoundingNote, frame_pitch_classes, midi_notes
+from synthmir.infer.classify import Classifier
+from synthmir.infer.windows import predict_windows
+from synthmir.learn.thresholds import decide
+
+log = logging.getLogger(__name__)
+
+#: Hops (seconds) every recording is decided at.
+HOPS = (0.25, 0.1)
+#: Spacing of the scored frames, seconds (as the issue measured).
+FRAME_SECONDS = 0.05
+SHORT_NOTE = 0.4
+ONSET = 0.1
+LINGER = 0.3
+#: Register bands (MIDI pitch, lowest included) of the register breakdown.
+REGISTERS = {"below C3": (0, 48), "C3-B4": (48, 72), "C5 and up": (72, 128)}
+
+
+@dataclass
+class Tally:
+    """Counts over the frames of one or more recordings at one hop."""
+
+    frames: int = 0
+    exact: int = 0
+    tp: int = 0
+    fp: int = 0
+    fn: int = 0
+    lingering: int = 0
+    recall: dict[str, list[int]] = field(default_factory=dict)  # name -> [hits, total]
+
+    def hit(self, name: str, hits: int, total: int) -> None:
+        counts = self.recall.setdefault(name, [0, 0])
+        counts[0] += int(hits)
+        counts[1] += int(total)
+
+    def add(self, notes: list[SoundingNote], times: np.ndarray, predicted: np.ndarray) -> None:
+        """Score ``predicted`` bool (frames, 12) at ``times`` against ``notes``."""
+        truth = frame_pitch_classes(notes, times).astype(bool)
+        sounding = truth.any(axis=1)
+        truth, predicted, times = truth[sounding], predicted[sounding], times[sounding]
+        self.frames += int(sounding.sum())
+        self.exact += int((truth == predicted).all(axis=1).sum())
+        self.tp += int((truth & predicted).sum())
+        self.fp += int((~truth & predicted).sum())
+        self.fn += int((truth & ~predicted).sum())
+        ended = np.zeros_like(truth)
+        top = np.full(len(times), -1)
+        rows = np.arange(len(times))
+        for n in notes:
+            on = (times >= n.onset) & (times < n.offset)
+            found = predicted[on, n.pitch % 12]
+            for name, (lo, hi) in REGISTERS.items():
+                if lo <= n.pitch < hi:
+                    self.hit(f"register {name}", found.sum(), on.sum())
+            if n.offset - n.onset < SHORT_NOTE:
+                self.hit("short_notes", found.sum(), on.sum())
+            first = on & (times < n.onset + ONSET)
+            self.hit("onsets", predicted[first, n.pitch % 12].sum(), first.sum())
+            top[on] = np.maximum(top[on], n.pitch)
+            ended[(times >= n.offset) & (times < n.offset + LINGER), n.pitch % 12] = True
+        false = ~truth & predicted
+        self.lingering += int((false & ended).sum())
+        # the top note's pitch class when no lower note plays it
+        lower = np.zeros_like(truth)
+        for n in notes:
+            on = (times >= n.onset) & (times < n.offset) & (n.pitch < top)
+            lower[on, n.pitch % 12] = True
+        pcs = top % 12
+        alone = (top >= 0) & ~lower[rows, pcs]
+        self.hit("top_only", predicted[rows[alone], pcs[alone]].sum(), alone.sum())
+
+    def summary(self) -> dict:
+        f1 = 2 * self.tp / max(1, 2 * self.tp + self.fp + self.fn)
+        return {
+            "frames": self.frames,
+            "f1": round(f1, 4),
+            "exact": round(self.exact / max(1, self.frames), 4),
+            "precision": round(self.tp / max(1, self.tp + self.fp), 4),
+            "recall": round(self.tp / max(1, self.tp + self.fn), 4),
+            "lingering_false_positives": round(self.lingering / max(1, self.fp), 4),
+            "breakdown_recall": {k: (round(h / t, 4) if t else None)
+                                 for k, (h, t) in sorted(self.recall.items())},
+        }
+
+
+def score_recordings(classifier: Classifier, folder: str | Path, table: pd.DataFrame
+                     ) -> tuple[dict, pd.DataFrame]:
+    """Score every recording of ``table`` (columns ``file``, ``midi`` and optionally
+    ``preroll_s``, paths relative to ``folder``) at every hop of :data:`HOPS`.
+
+    Returns
+    -------
+    scores : dict
+        hop (as text, seconds) -> :meth:`Tally.summary` over all recordings.
+    rows : DataFrame
+        One row per recording and hop: file, hop, frames, f1, exact.
+    """
+    tallies = {hop: Tally() for hop in HOPS}
+    rows = []
+    preroll = (table["preroll_s"].replace("", "0").astype(float) if "preroll_s" in table
+               else pd.Series(0.0, index=table.index))
+    for file, midi, skip in zip(table["file"], table["midi"], preroll, strict=True):
+        audio = load_audio(Path(folder) / file, classifier.sample_rate)
+        notes = midi_notes(Path(folder) / midi, float(skip))
+        seconds = audio.size / classifier.sample_rate
+        times = np.arange(FRAME_SECONDS / 2, seconds, FRAME_SECONDS)
+        for hop in HOPS:
+            windows = predict_windows(classifier, audio, classifier.sample_rate, hop)
+            decided = decide(windows.probabilities, classifier.threshold) & ~windows.silent[:, None]
+            index = np.minimum((times / hop).astype(int), len(decided) - 1)
+            one = Tally()
+            one.add(notes, times, decided[index])
+            tallies[hop].add(notes, times, decided[index])
+            rows.append({"file": file, "hop": hop, **{k: v for k, v in one.summary().items()
+                                                      if k in ("frames", "f1", "exact")}})
+    scores = {f"{hop:g}": tally.summary() for hop, tally in tallies.items()}
+    for hop, s in scores.items():
+        log.info("hop %s s: frame F1 %.3f, exact %.3f over %d frames", hop, s["f1"],
+                 s["exact"], s["frames"])
+    return scores, pd.DataFrame(rows)

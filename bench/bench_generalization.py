@@ -129,7 +129,7 @@ def verdicts(report: dict) -> dict:
         "external_balanced": {k: v["balanced_accuracy"] for k, v in report["external"].items()},
         "test_error": report["default_model"]["test_error"],
         "train_minutes": report["default_model"]["train_minutes"],
-        "report_minutes": report.get("run", {}).get("wall_minutes"),
+        "report_minutes": (report.get("run") or {}).get("wall_minutes"),
     }
     out["met"] = {
         "lofo_sampled_fonts": bool(sampled) and min(sampled) >= TARGETS["lofo_sampled_fonts"],

@@ -9,9 +9,16 @@ import pytest
 from tests.progression import progression_file
 from tests.recordings import write_recordings
 from tests.snakemake_runs import CHORDS_CONFIG, TINY_CONFIG, finished_run
+from tests.toy_model import make_toy_model
 
 #: Where the tiny config's evaluation set lives, in the working directory.
 TINY_RECORDINGS = "external/recordings"
+
+
+@pytest.fixture(scope="session")
+def toy_dir(tmp_path_factory) -> Path:
+    """A toy instrument model's folder (tests/toy_model.py): read it, never write into it."""
+    return make_toy_model(tmp_path_factory.mktemp("toy") / "toyconv")
 
 
 @pytest.fixture(scope="session")

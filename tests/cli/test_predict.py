@@ -27,14 +27,8 @@ from tests.toy_model import (
     DEGENERATE_SUBTYPE,
     SR,
     TOY_LABELS,
-    make_toy_model,
     sine,
 )
-
-
-@pytest.fixture(scope="module")
-def toy_dir(tmp_path_factory) -> Path:
-    return make_toy_model(tmp_path_factory.mktemp("toy") / "toyconv")
 
 
 def test_cli_predict_table_json_csv_and_errors(tmp_path, toy_dir, capsys):

@@ -7,7 +7,6 @@ the model and clips of a real run of the tiny workflow (the ``tiny_run`` fixture
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -28,11 +27,6 @@ from synthmir.infer.classify import (
 from synthmir.infer.stream import sliding_windows
 from synthmir.music import PITCH_CLASS_NAMES
 from tests.toy_model import DEGENERATE, SR, TOY_FRAMES, TOY_LABELS, make_toy_model, sine
-
-
-@pytest.fixture(scope="module")
-def toy_dir(tmp_path_factory) -> Path:
-    return make_toy_model(tmp_path_factory.mktemp("toy") / "toyconv")
 
 
 @pytest.fixture(scope="module")

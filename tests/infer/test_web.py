@@ -34,7 +34,6 @@ from tests.toy_model import (
     TOY_LABELS,
     audio_bytes,
     flac_claiming,
-    make_toy_model,
     sine,
 )
 
@@ -89,11 +88,6 @@ def wav_bytes(audio: np.ndarray, sr: int = SR, fmt: str = "WAV") -> bytes:
     buffer = io.BytesIO()
     sf.write(buffer, audio, sr, format=fmt)
     return buffer.getvalue()
-
-
-@pytest.fixture(scope="module")
-def toy_dir(tmp_path_factory) -> Path:
-    return make_toy_model(tmp_path_factory.mktemp("web") / "toyconv")
 
 
 @pytest.fixture(scope="module")

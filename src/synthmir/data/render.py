@@ -144,6 +144,10 @@ def render_shard(
     n_samples = round(float(cfg["clip_seconds"]) * sr)
     ext = "flac" if cfg["audio_format"] == "flac" else "wav"
     indices = _shard_indices(int(cfg["clips"]), int(cfg["shards"]), shard)
+    # The rule's outputs are both folders, even when a shard writes nothing in one (mixed
+    # clips have no MIDI).
+    for rel in clip_files(shard, 0, ext):
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
     rows = []
     if mixing:
         for i in indices:

@@ -83,9 +83,14 @@ def run_predict(args: argparse.Namespace) -> int:
     classifier = load_for_task(args.model, args.task, TASK_TARGETS.get(args.task, ()),
                                root=args.workdir)
     if chords or args.timeline:
-        if not classifier.predictor.multilabel:
-            return _run_label_timeline(args, classifier, files)
-        return _run_timeline(args, classifier, files)
+        from synthmir.infer.windows import hop_warning
+
+        path, hop = _one_file(files), DEFAULT_HOP if args.hop is None else args.hop
+        warning = hop_warning(classifier, hop)
+        if warning:
+            print(f"synthmir predict: warning: {warning}", file=sys.stderr)
+        run = _run_timeline if classifier.predictor.multilabel else _run_label_timeline
+        return run(args, classifier, path, hop)
     rows: list[dict] = []
     for path in files:
         try:
@@ -114,7 +119,7 @@ def run_predict(args: argparse.Namespace) -> int:
     return 2 if any("error" in r for r in rows) else 0
 
 
-def _run_timeline(args: argparse.Namespace, classifier, files: list[Path]) -> int:
+def _run_timeline(args: argparse.Namespace, classifier, path: Path, hop: float) -> int:
     """Transcribe one file into a chord timeline; print it and write it as MIDI and CSV."""
     from synthmir.audio import load_audio
     from synthmir.infer.timeline import (
@@ -123,16 +128,9 @@ def _run_timeline(args: argparse.Namespace, classifier, files: list[Path]) -> in
         write_timeline_csv,
         write_timeline_midi,
     )
-    from synthmir.infer.windows import hop_warning
-
-    path = _one_file(args, files)
     if args.midi is not None and Path(args.midi).suffix.lower() not in (".mid", ".midi"):
         raise SynthmirError(f"--midi {args.midi}: the output must end in .mid")
     audio = load_audio(path, classifier.sample_rate)
-    hop = DEFAULT_HOP if args.hop is None else args.hop
-    warning = hop_warning(classifier, hop)
-    if warning:
-        print(f"synthmir predict: warning: {warning}", file=sys.stderr)
     segments = transcribe(classifier, audio, classifier.sample_rate, hop, args.context)
     rows = timeline_rows(segments)
     _print_segments(args, classifier, path, hop, rows, f"{'notes':<20} chord",
@@ -144,13 +142,13 @@ def _run_timeline(args: argparse.Namespace, classifier, files: list[Path]) -> in
     return 0
 
 
-def _one_file(args: argparse.Namespace, files: list[Path]) -> Path:
+def _one_file(files: list[Path]) -> Path:
     if len(files) != 1:
         raise SynthmirError(f"a timeline is of one recording: give one FILE, not {len(files)}")
     return files[0]
 
 
-def _run_label_timeline(args: argparse.Namespace, classifier, files: list[Path]) -> int:
+def _run_label_timeline(args: argparse.Namespace, classifier, path: Path, hop: float) -> int:
     """Print what an instrument model hears over one file; also as CSV with --csv."""
     from synthmir.audio import load_audio
     from synthmir.infer.timeline import label_timeline
@@ -158,8 +156,6 @@ def _run_label_timeline(args: argparse.Namespace, classifier, files: list[Path])
     if args.midi is not None:
         raise SynthmirError(f"--midi writes pitch classes, and model {classifier.model_id} "
                             "predicts instruments: give a harmony model (--task harmony)")
-    path = _one_file(args, files)
-    hop = DEFAULT_HOP if args.hop is None else args.hop
     segments = label_timeline(classifier, load_audio(path, classifier.sample_rate),
                               classifier.sample_rate, hop)
     rows = [{"start": round(s.start, 3), "end": round(s.end, 3), "label": s.label or "silence",

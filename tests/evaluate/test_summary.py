@@ -90,6 +90,22 @@ def test_the_best_instrument_models_recordings_are_summarised(tmp_path):
     assert "balanced accuracy 70.0% over 2 classes, 40 recordings" in row["note"]
 
 
+def test_the_best_harmony_model_on_each_music_set_is_summarised(tmp_path):
+    (tmp_path / "results").mkdir()
+
+    def music(model, exact):
+        return {"evaluation": "corpus", "model": model, "column": "pitch_classes", "files": 3,
+                "hops": {"0.1": {"frames": 400, "f1": 0.9, "exact": 0.6},
+                         "0.25": {"frames": 400, "f1": 0.85, "exact": exact}}}
+
+    (tmp_path / "results/generalization.json").write_text(json.dumps(
+        {"leave_one_out": [], "external": [music("harmony", 0.4), music("frames", 0.55)]}))
+    (row,) = [r for r in sm.summary_rows(_board(), root=tmp_path) if r["what"] == "music: corpus"]
+    assert row["model"] == "frames" and row["figure"]["wrong"] == 180
+    assert row["task"] == "Harmony (pitch classes)" and "hop 0.25 s" in row["metric"]
+    assert row["note"] == "frame F1 0.850; hop 0.1 s: exact-match error 40.0%, F1 0.900"
+
+
 def test_sweep_groups_and_plots():
     models = {f"conv_learning_rate-{v}": {"swept": {"training.learning_rate": v}}
               for v in (0.01, 0.001, 0.1)}

@@ -7,7 +7,7 @@ import pytest
 
 from synthmir.data.midi import Note, clip_midi, write_midi
 from synthmir.errors import SynthmirError
-from synthmir.features.frame_labels import clip_frame_labels, midi_notes
+from synthmir.features.frame_labels import clip_frame_notes, fold_pitch_classes, midi_notes
 
 
 def test_notes_and_frames_after_the_preroll(tmp_path):
@@ -19,10 +19,19 @@ def test_notes_and_frames_after_the_preroll(tmp_path):
     assert [(n.pitch, round(n.onset, 3), round(n.offset, 3)) for n in read] == [
         (60, -0.2, 0.3), (64, 0.1, 0.8), (67, 0.5, 0.7)]
     # frames every 0.1 s (hop 4410 at 44.1 kHz): a note counts from note-on to note-off
-    labels = clip_frame_labels(path, 0.2, 10, 4410, 44100)
-    on = {t: set(np.flatnonzero(row)) for t, row in enumerate(labels)}
-    assert on[0] == {0} and on[2] == {0, 4} and on[3] == {4}  # C ends at 0.3: released
-    assert on[5] == {4, 7} and on[7] == {4} and on[8] == on[9] == set()
+    rolls = clip_frame_notes(path, 0.2, 10, 4410, 44100)
+    on = {t: set(np.flatnonzero(row)) for t, row in enumerate(rolls)}
+    assert on[0] == {60} and on[2] == {60, 64} and on[3] == {64}  # C ends at 0.3: released
+    assert on[5] == {64, 67} and on[7] == {64} and on[8] == on[9] == set()
+    classes = fold_pitch_classes(rolls)
+    assert classes.shape == (10, 12) and set(np.flatnonzero(classes[5])) == {4, 7}
+
+
+def test_pitch_classes_fold_every_octave_up_to_g9():
+    rolls = np.zeros((2, 128), np.uint8)
+    rolls[0, [0, 24, 127]] = 1  # C-1, C1 and G9, the highest MIDI pitch
+    rolls[1, 61] = 1
+    assert [set(np.flatnonzero(r)) for r in fold_pitch_classes(rolls)] == [{0, 7}, {1}]
 
 
 def test_unreadable_midi_is_refused(tmp_path):

@@ -259,3 +259,57 @@ def test_pitch_class_kinds_need_pitchgram_features(tmp_path):
            "architecture": {"kind": "pitchfold"}}
     with pytest.raises(SynthmirError, match="pitchgram"):
         train_model(*data, cfg, tmp_path / "model", threads=2)
+
+
+def _frame_note_data(folder: Path, n: int = 120):
+    """Synthetic music, a note per clip sounding in frames 1-4 of 6 with partials an octave
+    and a twelfth above it; every other clip also plays that octave. Both have the same
+    pitch classes: only the frame notes (a piano roll per frame) tell them apart."""
+    rng = np.random.default_rng(1)
+    x = rng.uniform(0.0, 0.1, (n, 6, 115)).astype(np.float32)
+    rolls = np.zeros((n, 6, 128), np.uint8)
+    for i in range(n):
+        pitch = int(rng.integers(36, 84))
+        octave_played = i % 2 == 1
+        # the octave is as loud either way; played, it brings its own twelfth
+        for offset, level in ((0, 0.9), (12, 0.7), (19, 0.5), (31, 0.5 * octave_played)):
+            x[i, 1:5, pitch - 21 + offset] += level
+        rolls[i, 1:5, [pitch, pitch + 12] if octave_played else [pitch]] = 1
+    ids = np.array([f"c{i:04d}" for i in range(n)])
+    with h5py.File(folder / "features.h5", "w") as h5:
+        h5["features"] = x
+        h5["features"].attrs["sample_rate"] = 44100
+        h5["bin_midi"] = np.arange(21, 136, dtype=np.float64)
+        h5["frame_notes"] = rolls
+        h5["clip_id"] = ids.astype(object)
+        h5.attrs.update({"kind": "pitchgram", "bins_per_semitone": 1, "bin_min": -48,
+                         "floor_db": -120.0, "hop": 2048})
+    split = np.array(["train", "valid", "test"])[np.arange(n) % 6 // 2]
+    pd.DataFrame({"clip_id": ids, "split": split}).to_csv(folder / "splits.csv", index=False)
+    return folder / "features.h5", folder / "splits.csv", x, rolls
+
+
+def test_framefold_learns_which_octave_sounds_from_the_frame_notes(tmp_path):
+    import keras
+
+    h5_path, splits, x, rolls = _frame_note_data(tmp_path)
+    cfg = {"dataset": "d", "features": "pitchgram", "target": "pitch_classes",
+           "architecture": {"kind": "framefold", "filters": [8], "time_kernel": 3},
+           "training": {"epochs": 40, "patience": 0, "batch_size": 16, "pitch_shift": 2,
+                        "learning_rate": 0.03}}
+    train_model(h5_path, splits, cfg, tmp_path / "model", threads=2)
+    history = pd.read_csv(tmp_path / "model" / "history.csv")
+    assert history["error"].notna().all() and history["val_error"].notna().all()
+    predictor = Predictor.load(tmp_path / "model")
+    # the saved model keeps one output: pitch classes per frame
+    test = np.arange(len(x)) % 6 // 2 == 2
+    assert predictor.predict_frames(x[test]).shape == (int(test.sum()), 6, 12)
+    # its note map tells a played octave from an octave partial
+    note_map = keras.Model(predictor.model.inputs, predictor.model.get_layer("note_map").output)
+    logits = note_map.predict(predictor.scaler(x[test]), verbose=0)[:, 2]
+    octave = rolls[test, 2].argmax(axis=1) + 12 - 21
+    played = np.arange(len(x))[test] % 2 == 1
+    octave_logit = logits[np.arange(len(octave)), octave]
+    # a played octave scores above an octave partial (pairs ordered right)
+    ordered = (octave_logit[played][:, None] > octave_logit[~played][None, :]).mean()
+    assert ordered >= 0.95

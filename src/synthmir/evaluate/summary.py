@@ -192,9 +192,37 @@ def external_summary_rows(board: pd.DataFrame, root: Path) -> list[dict]:
     return rows
 
 
+def music_summary_rows(board: pd.DataFrame, root: Path) -> list[dict]:
+    """Per music set: the harmony model with the best frame exact match at the longest hop,
+    with its F1 and its figures at the other hops."""
+    best: dict[str, dict] = {}
+    for entry in load_generalization(root)["external"]:
+        hops = entry.get("hops")
+        if not hops:
+            continue
+        longest = max(hops, key=float)
+        if hops[longest]["frames"] and (
+                entry["evaluation"] not in best
+                or hops[longest]["exact"] > best[entry["evaluation"]]["hops"][longest]["exact"]):
+            best[entry["evaluation"]] = entry
+    rows = []
+    for name, entry in best.items():
+        hops = sorted(entry["hops"].items(), key=lambda item: -float(item[0]))
+        (longest, scores), others = hops[0], hops[1:]
+        wrong = round(scores["frames"] * (1 - scores["exact"]))
+        note = f"frame F1 {scores['f1']:.3f}; " + "; ".join(
+            f"hop {hop} s: exact-match error {100 * (1 - s['exact']):.1f}%, F1 {s['f1']:.3f}"
+            for hop, s in others)
+        rows.append(summary_row(
+            TASKS["pitch_classes"][0], f"music: {name}", entry["model"],
+            error_cell(wrong, scores["frames"]),
+            f"exact-match error per frame, hop {longest} s", note.rstrip("; ")))
+    return rows
+
+
 #: The summary's row builders, in page order: each ``(board, root) -> list of summary_row``.
 SUMMARY_ROWS: list[Callable[[pd.DataFrame, Path], list[dict]]] = [
-    task_summary_rows, generalization_rows, external_summary_rows]
+    task_summary_rows, generalization_rows, external_summary_rows, music_summary_rows]
 
 
 def summary_rows(board: pd.DataFrame, root: Path) -> list[dict]:

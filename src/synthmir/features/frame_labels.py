@@ -1,7 +1,9 @@
-"""Frame-level pitch-class labels from a clip's MIDI file: what sounds in each feature frame.
+"""Frame-level labels from a clip's MIDI file: which notes sound in each feature frame.
 
-A note counts in frame ``m`` (centred on sample ``m * hop``, see
-:mod:`synthmir.features.pitchgram`) when the frame centre lies in ``[note-on, note-off)``.
+Labels are kept per MIDI pitch (a piano roll, which trains a frame model's note detector at
+the right octave); the pitch classes are their fold. A note counts in frame ``m`` (centred
+on sample ``m * hop``, see :mod:`synthmir.features.pitchgram`) when the frame centre lies in
+``[note-on, note-off)``.
 The release after the note-off does not count: a note that has ended is not part of the
 harmony, even while its tail fades, so a model learns to drop it (the issue measured 87% of
 the false positives as the previous chord lingering). Times are read from the file itself,
@@ -58,16 +60,34 @@ def midi_notes(path: str | os.PathLike, preroll: float = 0.0) -> list[SoundingNo
     return sorted(notes, key=lambda n: (n.onset, n.pitch))
 
 
-def frame_pitch_classes(notes: list[SoundingNote], times: np.ndarray) -> np.ndarray:
-    """uint8 (len(times), 12): 1 where a note of that pitch class sounds at each time (s)."""
-    out = np.zeros((len(times), 12), dtype=np.uint8)
+def frame_pitches(notes: list[SoundingNote], times: np.ndarray) -> np.ndarray:
+    """uint8 (len(times), 128): 1 where a note of that MIDI pitch sounds at each time (s)."""
+    out = np.zeros((len(times), 128), dtype=np.uint8)
     for n in notes:
-        out[(times >= n.onset) & (times < n.offset), n.pitch % 12] = 1
+        out[(times >= n.onset) & (times < n.offset), n.pitch] = 1
     return out
 
 
-def clip_frame_labels(path: str | os.PathLike, preroll: float, n_frames: int, hop: int,
-                      sample_rate: int) -> np.ndarray:
-    """uint8 (n_frames, 12) pitch classes sounding at each frame centre of a clip."""
+def fold_pitch_classes(rolls: np.ndarray) -> np.ndarray:
+    """uint8 (..., 12): the pitch classes of piano rolls (..., 128)."""
+    padded = np.zeros((*rolls.shape[:-1], 132), dtype=np.uint8)
+    padded[..., :128] = rolls
+    return padded.reshape(*rolls.shape[:-1], 11, 12).max(axis=-2)
+
+
+def frame_pitch_classes(notes: list[SoundingNote], times: np.ndarray) -> np.ndarray:
+    """uint8 (len(times), 12): 1 where a note of that pitch class sounds at each time (s)."""
+    return fold_pitch_classes(frame_pitches(notes, times))
+
+
+def notes_at_bins(rolls: np.ndarray, bin_midi: np.ndarray) -> np.ndarray:
+    """Piano rolls (..., 128) at feature bins (..., bins): each bin takes the note nearest
+    its centre pitch (``bin_midi``, from the feature file)."""
+    return rolls[..., np.clip(np.rint(bin_midi), 0, 127).astype(int)]
+
+
+def clip_frame_notes(path: str | os.PathLike, preroll: float, n_frames: int, hop: int,
+                     sample_rate: int) -> np.ndarray:
+    """uint8 (n_frames, 128): the MIDI pitches sounding at each frame centre of a clip."""
     times = np.arange(n_frames) * hop / float(sample_rate)
-    return frame_pitch_classes(midi_notes(path, preroll), times)
+    return frame_pitches(midi_notes(path, preroll), times)

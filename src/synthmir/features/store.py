@@ -3,8 +3,8 @@
 One file per (dataset, feature set) holds ``features`` float32 (clips, frames, bins), one clip
 a chunk (its ``sample_rate`` attribute is the audio's rate), ``bin_midi`` (the MIDI pitch of
 each bin), ``clip_id``, every column of the clip table under ``labels/``, the feature
-parameters as file attributes and, for music datasets, ``frame_labels`` uint8 (clips, frames,
-12): the pitch classes sounding at each frame (:mod:`synthmir.features.frame_labels`).
+parameters as file attributes and, for music datasets, ``frame_notes`` uint8 (clips, frames,
+128): the MIDI pitches sounding at each frame (:mod:`synthmir.features.frame_labels`).
 This module is the only one that knows that layout: everything else reads through
 :class:`FeatureStore`.
 """
@@ -26,7 +26,7 @@ import pandas as pd
 import synthmir
 from synthmir.audio import decode
 from synthmir.errors import SynthmirError
-from synthmir.features.frame_labels import clip_frame_labels
+from synthmir.features.frame_labels import clip_frame_notes, fold_pitch_classes
 from synthmir.features.pitchgram import FeatureParams, bin_midi, compute_features
 from synthmir.layout import atomic_path
 from synthmir.logs import announce_read
@@ -124,7 +124,7 @@ def extract_shard(manifest_csv: str, dataset_dir: str, out_h5: str, params: dict
     params : dict
         The feature config section (keys as :class:`FeatureParams` fields).
     frame_labels : bool
-        Also write ``frame_labels`` from each clip's MIDI file (manifest columns ``midi``
+        Also write ``frame_notes`` from each clip's MIDI file (manifest columns ``midi``
         and ``preroll_s``: seconds of the file before the clip starts).
 
     Raises
@@ -164,7 +164,7 @@ def extract_shard(manifest_csv: str, dataset_dir: str, out_h5: str, params: dict
                 )
             block.append(feats)
             if frame_labels:
-                frames.append(clip_frame_labels(
+                frames.append(clip_frame_notes(
                     root / str(table["midi"].iloc[i]), float(table["preroll_s"].fillna(0).iloc[i]),
                     feats.shape[0], fp.hop, sr))
             if len(block) == _WRITE_BLOCK or i == n_clips - 1:
@@ -178,8 +178,8 @@ def extract_shard(manifest_csv: str, dataset_dir: str, out_h5: str, params: dict
         dset.attrs["sample_rate"] = sample_rate
         h5.create_dataset("bin_midi", data=bin_midi(fp, sample_rate or 44100))
         if frame_labels:
-            h5.create_dataset("frame_labels", data=np.stack(frames) if frames else
-                              np.zeros((0, 0, 12), np.uint8), **_COMPRESSION)
+            h5.create_dataset("frame_notes", data=np.stack(frames) if frames else
+                              np.zeros((0, 0, 128), np.uint8), **_COMPRESSION)
         _write_labels(h5, table)
 
 
@@ -228,9 +228,9 @@ def merge_shards(part_h5s: Sequence[str], out_h5: str) -> None:
             dset.attrs["sample_rate"] = sample_rate
             out.create_dataset("bin_midi", data=ref["bin_midi"][:])
             _copy_features(parts, dset)
-            if all("frame_labels" in p for p in parts):
-                out.create_dataset("frame_labels", data=np.concatenate(
-                    [p["frame_labels"][:] for p in filled] or [first["frame_labels"][:]]),
+            if all("frame_notes" in p for p in parts):
+                out.create_dataset("frame_notes", data=np.concatenate(
+                    [p["frame_notes"][:] for p in filled] or [first["frame_notes"][:]]),
                     **_COMPRESSION)
             str_dtype = h5py.string_dtype("utf-8")
             _copy_rows(parts, "clip_id", _create_1d(out, "clip_id", str_dtype, n_total))
@@ -319,8 +319,10 @@ class FeatureStore:
         Every column of the clip table, one row per clip, in file order.
     bin_midi : np.ndarray
         float64 (n_bins,), MIDI pitch of each bin centre (see :func:`bin_midi`).
+    frame_notes : np.ndarray or None
+        uint8 (n_clips, frames, 128): MIDI pitches sounding at each frame (music datasets).
     frame_labels : np.ndarray or None
-        uint8 (n_clips, frames, 12): pitch classes sounding at each frame (music datasets).
+        uint8 (n_clips, frames, 12): their pitch classes.
     sample_rate : int or None
         Hz of the audio the features came from (0 for an empty file; None if not recorded).
     """
@@ -340,8 +342,9 @@ class FeatureStore:
         rate = self._features.attrs.get("sample_rate")
         self.sample_rate = None if rate is None else int(rate)
         self.bin_midi = self._h5["bin_midi"][:] if "bin_midi" in self._h5 else None
-        self.frame_labels = (self._h5["frame_labels"][:] if "frame_labels" in self._h5
-                             else None)
+        self.frame_notes = self._h5["frame_notes"][:] if "frame_notes" in self._h5 else None
+        self.frame_labels = (None if self.frame_notes is None
+                             else fold_pitch_classes(self.frame_notes))
         self.clip_ids = self._h5["clip_id"].asstr()[:].astype(str)
         labels = self._h5["labels"] if "labels" in self._h5 else {}
         self.labels = pd.DataFrame(

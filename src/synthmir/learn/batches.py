@@ -42,6 +42,9 @@ class ClipBatches(keras.utils.PyDataset):
         shifted up two semitones is labelled D major).
     gain : float
         Maximum level change in feature units (1 = the feature's full dB range).
+    notes : numpy.ndarray, optional
+        Note labels of ``rows`` at every (frame, bin), (n, frames, bins): shifted with the
+        features, and yielded as a second target after ``labels``.
     """
 
     def __init__(
@@ -55,6 +58,7 @@ class ClipBatches(keras.utils.PyDataset):
         pitch_shift: int = 0,
         gain: float = 0.0,
         shift_labels: int = 0,
+        notes: np.ndarray | None = None,
     ):
         super().__init__()
         self.source = source
@@ -66,6 +70,7 @@ class ClipBatches(keras.utils.PyDataset):
         self.pitch_shift = pitch_shift
         self.gain = gain
         self.shift_labels = shift_labels
+        self.notes = notes
         self.epoch = 0
         self.order = self._order()
 
@@ -81,13 +86,14 @@ class ClipBatches(keras.utils.PyDataset):
         picked = np.sort(self.order[index * self.batch_size : (index + 1) * self.batch_size])
         x = np.asarray(self.source[self.rows[picked]], dtype=np.float32)
         y = self.labels[picked]
+        notes = None if self.notes is None else self.notes[picked].astype(np.float32)
         if self.seed is not None:
             rng = np.random.default_rng([self.seed, self.epoch, index])
-            x, y = self._augment(x, y, rng)
-        return self.scaler(x), y
+            x, y, notes = self._augment(x, y, notes, rng)
+        return self.scaler(x), (y if notes is None else (y, notes))
 
-    def _augment(self, x: np.ndarray, y: np.ndarray, rng: np.random.Generator
-                 ) -> tuple[np.ndarray, np.ndarray]:
+    def _augment(self, x: np.ndarray, y: np.ndarray, notes: np.ndarray | None,
+                 rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         n, _, bins = x.shape
         if self.pitch_shift:
             if self.shift_labels:
@@ -103,11 +109,14 @@ class ClipBatches(keras.utils.PyDataset):
             inside = (src >= 0) & (src < bins)
             x = np.take_along_axis(x, np.clip(src, 0, bins - 1)[:, None, :], axis=2)
             x *= inside[:, None, :]
+            if notes is not None:
+                notes = np.take_along_axis(notes, np.clip(src, 0, bins - 1)[:, None, :], axis=2)
+                notes *= inside[:, None, :]
         if self.gain:
             delta = rng.uniform(-self.gain, self.gain, size=(n, 1, 1)).astype(np.float32)
             # Silence stays at the floor (0); everything else moves in dB, clipped to range.
             x = np.where(x > 0, np.clip(x + delta, 0.0, 1.0), 0.0).astype(np.float32)
-        return x, y
+        return x, y, notes
 
     def on_epoch_end(self) -> None:
         self.epoch += 1

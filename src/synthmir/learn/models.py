@@ -41,7 +41,8 @@ Harmony (``pitch_classes``: 12 sigmoids) has three kinds of its own:
   1, 2, 4, ... frames: a context of about 0.6 s at the default hop with two blocks) and one
   over pitch give note logits at every frame, folded over octaves to (frames, 12). Trained on
   the frame labels of music datasets, so it places chord changes within a frame and learns
-  that a released note no longer counts.
+  that a released note no longer counts; a second loss on the note logits themselves (the
+  MIDI notes of every frame, ``note_loss_weight``) teaches it which octave sounds.
 - ``chroma_mean``: the non-learned baseline, no trainable weights: chroma folded from the
   pitchgram, averaged over frames, divided by its maximum; only its threshold is tuned.
 - ``funnel``: the original harmony network, dense layers 512-256-128-64 (ReLU, dropout
@@ -204,9 +205,18 @@ def _framefold(inputs, cfg: dict, bins_per_semitone: int, lowest_pitch: float):
         x = layers.BatchNormalization(name=f"{name}_bn")(x)
         x = layers.Activation("elu")(x)
     x = layers.Conv2D(1, 1, name="note_logits")(x)  # (frames, bins, 1)
-    x = layers.Reshape(x.shape[1:3])(x)
+    x = layers.Reshape(x.shape[1:3], name="note_map")(x)
     x = OctaveFold(lowest_pitch, bins_per_semitone, "max", name="octave_fold")(x)
     return layers.Activation("sigmoid", name="probabilities")(x)  # (frames, 12)
+
+
+def with_note_output(model: keras.Model) -> keras.Model:
+    """A frame-level model with a second output, for training only: the probability of a
+    note at every (frame, bin) before the fold over octaves. Trained on the frame notes, the
+    detector learns each note at its own octave, not just its pitch class (the saved model
+    keeps the one output; it shares these weights)."""
+    notes = layers.Activation("sigmoid", name="notes")(model.get_layer("note_map").output)
+    return keras.Model(model.inputs, [model.outputs[0], notes], name=f"{model.name}_notes")
 
 
 def _funnel(inputs, cfg: dict, n_outputs: int, multilabel: bool):

@@ -23,6 +23,7 @@ import numpy as np
 from synthmir.config import complete
 from synthmir.config_checks import FRAME_KINDS, PITCH_KINDS
 from synthmir.errors import SynthmirError
+from synthmir.features.frame_labels import notes_at_bins
 from synthmir.features.store import FeatureStore
 from synthmir.layout import (
     HISTORY_CSV,
@@ -33,7 +34,7 @@ from synthmir.layout import (
     atomic_path,
 )
 from synthmir.learn.batches import ClipBatches
-from synthmir.learn.models import build_model
+from synthmir.learn.models import build_model, with_note_output
 from synthmir.learn.saved_model import Scaler
 from synthmir.learn.splits import split_rows
 from synthmir.learn.thresholds import saved_threshold
@@ -75,6 +76,12 @@ def set_error(y_true, y_pred):
     return keras.ops.cast(keras.ops.any(wrong, axis=-1), "float32")
 
 
+def _output_keys(logs: dict) -> dict:
+    """Logs of a model trained with a second output, named as a one-output model's: the
+    error is the first output's (Keras prefixes it with the output's name)."""
+    return {k.replace("probabilities_error", "error"): v for k, v in logs.items()}
+
+
 class _EpochLog(keras.callbacks.Callback):
     """Record the learning rate and log one line per epoch."""
 
@@ -86,7 +93,7 @@ class _EpochLog(keras.callbacks.Callback):
         # np.asarray, not ops.convert_to_numpy: the latter warns with numpy 2 on TF tensors.
         lr = float(np.asarray(keras.ops.convert_to_tensor(self.model.optimizer.learning_rate)))
         self.lr.append(lr)
-        logs = logs or {}
+        logs = _output_keys(logs or {})
         log.info("epoch %d: loss %.4f error %.4f val_loss %.4f val_error %.4f lr %.2e",
                  epoch + 1, *(logs.get(k, np.nan)
                               for k in ("loss", "error", "val_loss", "val_error")), lr)
@@ -198,22 +205,28 @@ def train_model(
             log.info("gain_db is off: features measured re each clip's level do not change "
                      "with it")
             gain = 0.0
-        train_data = ClipBatches(
-            source, rows["train"], labels[rows["train"]], batch, scaler, seed=seed,
-            pitch_shift=pitch_shift, gain=gain,
-            shift_labels=bins_per_semitone if target in MULTILABEL_TARGETS else 0,
-        )
-        valid_data = ClipBatches(source, rows["valid"], labels[rows["valid"]], batch, scaler)
-
-        model.compile(
-            optimizer=_optimizer(cfg, len(train_data)),
-            loss="binary_crossentropy" if multilabel else "sparse_categorical_crossentropy",
-            metrics=[
-                keras.metrics.MeanMetricWrapper(
-                    set_error if multilabel else class_error, name="error"
-                )
-            ],
-        )
+        notes = None
+        if learns and arch["kind"] in FRAME_KINDS and float(arch["note_loss_weight"]) > 0:
+            notes = notes_at_bins(store.frame_notes, store.bin_midi)
+        train_data, valid_data = (
+            ClipBatches(source, rows[split], labels[rows[split]], batch, scaler,
+                        notes=None if notes is None else notes[rows[split]], **augment)
+            for split, augment in (
+                ("train", {"seed": seed, "pitch_shift": pitch_shift, "gain": gain,
+                           "shift_labels": bins_per_semitone if multilabel else 0}),
+                ("valid", {})))
+        error = keras.metrics.MeanMetricWrapper(set_error if multilabel else class_error,
+                                                name="error")
+        loss = "binary_crossentropy" if multilabel else "sparse_categorical_crossentropy"
+        trainer = model
+        if notes is not None:
+            trainer = with_note_output(model)
+            trainer.compile(optimizer=_optimizer(cfg, len(train_data)), loss=[loss, loss],
+                            loss_weights=[1.0, float(arch["note_loss_weight"])],
+                            metrics=[[error], []])
+        else:
+            model.compile(optimizer=_optimizer(cfg, len(train_data)), loss=loss,
+                          metrics=[error])
         epoch_log = _EpochLog()
         callbacks: list[keras.callbacks.Callback] = [epoch_log]
         stopper = None
@@ -230,13 +243,13 @@ def train_model(
             )
         fit_started = time.perf_counter()
         if learns:
-            history = model.fit(
+            history = _output_keys(trainer.fit(
                 train_data,
                 validation_data=valid_data,
                 epochs=int(cfg["epochs"]),
                 callbacks=callbacks,
                 verbose=0,
-            ).history
+            ).history)
             lr = epoch_log.lr
         else:
             # Nothing to fit: one evaluation of the initial model, recorded as epoch 0, stands

@@ -38,6 +38,23 @@ def test_breakdowns_find_a_lost_melody_and_a_lingering_chord():
     assert s["recall"] == pytest.approx(50 / 70, abs=1e-4)
 
 
+def test_the_hop_limit_is_the_truth_held_one_set_per_hop():
+    from synthmir.evaluate.harmony_music import hop_limit_decisions
+
+    # hop 0.25: G5 sounds 0.05 s of [0.25, 0.5), A5 the other 0.2 s: the hop holds A5 only
+    held = hop_limit_decisions(NOTES, 8, 0.25)
+    assert [set(np.flatnonzero(h)) for h in held[:2]] == [{0, 4, 7}, {0, 4, 9}]
+    assert set(np.flatnonzero(held[4])) == {4} and not held[6].any()
+    index = np.minimum((TIMES / 0.25).astype(int), 7)
+    coarse = Tally()
+    coarse.add(NOTES, TIMES, held[index])
+    assert coarse.summary()["exact"] == pytest.approx(29 / 30, abs=1e-4)  # the frame at 0.275
+    fine = Tally()
+    fine.add(NOTES, TIMES, hop_limit_decisions(NOTES, 40, 0.05)[np.minimum(
+        (TIMES / 0.05).astype(int), 39)])
+    assert fine.summary()["exact"] == 1.0
+
+
 def test_report_shows_music_sets_frame_by_frame(tmp_path):
     """A music set's scores (as evaluate_external writes them) become the report's table."""
     import json
@@ -49,8 +66,9 @@ def test_report_shows_music_sets_frame_by_frame(tmp_path):
 
     tally = Tally()
     tally.add(NOTES, TIMES, frame_pitch_classes(NOTES, TIMES).astype(bool))
+    scores = {**tally.summary(), "hop_limit": {"f1": 0.9, "exact": 0.75}}
     entry = {"evaluation": "corpus", "model": "frames", "column": "pitch_classes", "files": 1,
-             "hops": {"0.25": tally.summary(), "0.1": tally.summary()}}
+             "hops": {"0.25": scores, "0.1": scores}}
     path = tmp_path / layout.GENERALIZATION_JSON
     path.parent.mkdir(parents=True)
     path.write_text(json.dumps({"leave_one_out": [], "external": [entry]}))
@@ -58,3 +76,4 @@ def test_report_shows_music_sets_frame_by_frame(tmp_path):
     assert section["external"] == [] and [r["hop"] for r in section["music"]] == ["0.25", "0.1"]
     html = render_report(sections=[section], best=None, date="", version="")
     assert "Music, frame by frame" in html and html.count('href="#model-frames"') == 2
+    assert "hop limit exact" in html and html.count(">75.0%<") == 2

@@ -14,6 +14,9 @@ the breakdowns show where a model fails:
 - ``onsets``: recall in the first :data:`ONSET` of a note;
 - ``lingering``: the share of false positives that are a pitch class whose note ended
   within :data:`LINGER` before the frame (the previous chord still counted).
+
+Each hop also gets its ``hop_limit``: the score of the truth itself held one set per hop
+(:func:`hop_limit_decisions`), what deciding hop by hop costs before any model errs.
 """
 
 from __future__ import annotations
@@ -40,6 +43,8 @@ FRAME_SECONDS = 0.05
 SHORT_NOTE = 0.4
 ONSET = 0.1
 LINGER = 0.3
+#: Spacing of the grid :func:`hop_limit_decisions` reads the truth on, seconds.
+LIMIT_GRID = 0.01
 #: Register bands (MIDI pitch, lowest included) of the register breakdown.
 REGISTERS = {"below C3": (0, 48), "C3-B4": (48, 72), "C5 and up": (72, 128)}
 
@@ -111,6 +116,17 @@ class Tally:
         }
 
 
+def hop_limit_decisions(notes: list[SoundingNote], n_hops: int, hop: float) -> np.ndarray:
+    """bool (n_hops, 12): each pitch class on in a hop when a note of it sounds for at least
+    half of that hop (the truth on a :data:`LIMIT_GRID` grid), the best one set per hop can do
+    for each pitch class."""
+    grid = np.arange(LIMIT_GRID / 2, n_hops * hop, LIMIT_GRID)
+    index = np.minimum((grid / hop).astype(int), n_hops - 1)
+    sounding = np.zeros((n_hops, 12))
+    np.add.at(sounding, index, frame_pitch_classes(notes, grid))
+    return sounding >= 0.5 * np.bincount(index, minlength=n_hops)[:, None]
+
+
 def score_recordings(classifier: Classifier, folder: str | Path, table: pd.DataFrame
                      ) -> tuple[dict, pd.DataFrame]:
     """Score every recording of ``table`` (columns ``file``, ``midi`` and optionally
@@ -119,11 +135,13 @@ def score_recordings(classifier: Classifier, folder: str | Path, table: pd.DataF
     Returns
     -------
     scores : dict
-        hop (as text, seconds) -> :meth:`Tally.summary` over all recordings.
+        hop (as text, seconds) -> :meth:`Tally.summary` over all recordings, with
+        ``hop_limit`` (F1 and exact of :func:`hop_limit_decisions`).
     rows : DataFrame
         One row per recording and hop: file, hop, frames, f1, exact.
     """
     tallies = {hop: Tally() for hop in HOPS}
+    limits = {hop: Tally() for hop in HOPS}
     rows = []
     preroll = (table["preroll_s"].replace("", "0").astype(float) if "preroll_s" in table
                else pd.Series(0.0, index=table.index))
@@ -139,10 +157,13 @@ def score_recordings(classifier: Classifier, folder: str | Path, table: pd.DataF
             one = Tally()
             one.add(notes, times, decided[index])
             tallies[hop].add(notes, times, decided[index])
+            limits[hop].add(notes, times, hop_limit_decisions(notes, len(decided), hop)[index])
             rows.append({"file": file, "hop": hop, **{k: v for k, v in one.summary().items()
                                                       if k in ("frames", "f1", "exact")}})
-    scores = {f"{hop:g}": tally.summary() for hop, tally in tallies.items()}
+    scores = {f"{hop:g}": {**tallies[hop].summary(), "hop_limit": {
+        k: v for k, v in limits[hop].summary().items() if k in ("f1", "exact")}} for hop in HOPS}
     for hop, s in scores.items():
-        log.info("hop %s s: frame F1 %.3f, exact %.3f over %d frames", hop, s["f1"],
-                 s["exact"], s["frames"])
+        log.info("hop %s s: frame F1 %.3f, exact %.3f over %d frames (hop limit %.3f, %.3f)",
+                 hop, s["f1"], s["exact"], s["frames"], s["hop_limit"]["f1"],
+                 s["hop_limit"]["exact"])
     return scores, pd.DataFrame(rows)

@@ -54,6 +54,7 @@ def _music(entry: dict) -> list[dict]:
     """One row per hop of a model scored frame by frame on music."""
     return [{"evaluation": entry["evaluation"], "model": entry["model"], "hop": hop,
              "frames": s["frames"], "f1": s["f1"], "exact": s["exact"],
+             "limit": [s.get("hop_limit", {}).get(k) for k in ("f1", "exact")],
              "recalls": [s["breakdown_recall"].get(k) for k in MUSIC_BREAKDOWNS],
              "lingering": s["lingering_false_positives"]}
             for hop, s in entry["hops"].items()]

@@ -85,7 +85,7 @@ bench: setup
 	$(BIN)/python bench/bench_predict.py --out results/bench/predict.json \
 	  --model $(RUN)/results/models/instrument --clip $(NOTES)/audio/shard0/c000000.flac
 	$(BIN)/python bench/bench_listen.py --out results/bench/listen.json \
-	  --models-dir $(RUN)/results/models
+	  --model $(RUN)/results/models/harmony_frames --hop 0.1 --models-dir $(RUN)/results/models
 	$(BIN)/python bench/bench_audio_memory.py --out results/bench/audio_memory.json \
 	  --model $(RUN)/results/models/instrument
 

@@ -207,7 +207,8 @@ class ReportContext:
 
 
 def summary_section(ctx: ReportContext) -> list[dict]:
-    """The summary: per task the best model and the runner-up, then generalization rows."""
+    """The summary: per task the best model and the runner-up, then generalization and
+    external-set rows."""
     return [{"kind": "summary", "id": "summary", "title": "Summary",
              "rows": summary_rows(ctx.board, ctx.root)}]
 

@@ -24,6 +24,7 @@ from typing import Any
 
 from synthmir.config import canonical, check, check_plain, complete, load_yaml, schema
 from synthmir.errors import ConfigError, SynthmirError
+from synthmir.music import reserved_piece
 
 # Ids longer than this get a short hash instead of their tail, so paths stay manageable.
 MAX_ID_LENGTH = 60
@@ -251,7 +252,7 @@ def _check_music(key: str, music: dict) -> None:
     if music["beat_seconds"]["min"] <= 0:
         raise ConfigError(f"{key}.beat_seconds.min", "a beat must last", "Use a positive value.")
     for piece in music["corpus"]["pieces"]:
-        if "bach" in piece.lower():
+        if reserved_piece(piece):
             raise ConfigError(f"{key}.corpus.pieces", f"'{piece}': Bach is reserved for "
                               "independent evaluation", "Choose pieces by other composers.")
 

@@ -32,6 +32,7 @@ import pandas as pd
 
 from synthmir.data.midi import Note
 from synthmir.errors import SynthmirError
+from synthmir.music import reserved_piece
 
 #: Roots (semitones above the tonic) and triad qualities of the seven scale degrees.
 SCALES = {
@@ -338,11 +339,6 @@ def playable_pitch(pitch: int, sounds: np.ndarray) -> int | None:
 CORPUS_COLUMNS = ["piece", "part", "pitch", "onset", "duration"]
 
 
-def _reserved(piece: str) -> bool:
-    """The Bach chorales are reserved for independent evaluation: no Bach is read at all."""
-    return "bach" in piece.lower()
-
-
 def corpus_notes(piece: str) -> pd.DataFrame:
     """Every note of a corpus piece: part index, MIDI pitch, onset and duration (quarters).
 
@@ -350,7 +346,7 @@ def corpus_notes(piece: str) -> pd.DataFrame:
     """
     from music21 import corpus, stream  # deferred: importing music21 takes seconds
 
-    if _reserved(piece):
+    if reserved_piece(piece):
         raise SynthmirError(f"corpus piece {piece!r}: Bach is reserved for independent "
                             "evaluation and never used here; choose another composer")
     try:

@@ -195,28 +195,21 @@ def external_summary_rows(board: pd.DataFrame, root: Path) -> list[dict]:
 def music_summary_rows(board: pd.DataFrame, root: Path) -> list[dict]:
     """Per music set: the harmony model with the best frame exact match at the longest hop,
     with its F1 and its figures at the other hops."""
-    best: dict[str, dict] = {}
-    for entry in load_generalization(root)["external"]:
-        hops = entry.get("hops")
-        if not hops:
-            continue
-        longest = max(hops, key=float)
-        if hops[longest]["frames"] and (
-                entry["evaluation"] not in best
-                or hops[longest]["exact"] > best[entry["evaluation"]]["hops"][longest]["exact"]):
-            best[entry["evaluation"]] = entry
+    music = [e for e in load_generalization(root)["external"] if e.get("hops")]
     rows = []
-    for name, entry in best.items():
-        hops = sorted(entry["hops"].items(), key=lambda item: -float(item[0]))
-        (longest, scores), others = hops[0], hops[1:]
-        wrong = round(scores["frames"] * (1 - scores["exact"]))
-        note = f"frame F1 {scores['f1']:.3f}; " + "; ".join(
+    for name in dict.fromkeys(e["evaluation"] for e in music):
+        entry = max((e for e in music if e["evaluation"] == name),
+                    key=lambda e: e["hops"][max(e["hops"], key=float)]["exact"])
+        (longest, scores), *others = sorted(entry["hops"].items(), key=lambda h: -float(h[0]))
+        if not scores["frames"]:
+            continue
+        notes = [f"frame F1 {scores['f1']:.3f}"] + [
             f"hop {hop} s: exact-match error {100 * (1 - s['exact']):.1f}%, F1 {s['f1']:.3f}"
-            for hop, s in others)
+            for hop, s in others]
         rows.append(summary_row(
             TASKS["pitch_classes"][0], f"music: {name}", entry["model"],
-            error_cell(wrong, scores["frames"]),
-            f"exact-match error per frame, hop {longest} s", note.rstrip("; ")))
+            error_cell(round(scores["frames"] * (1 - scores["exact"])), scores["frames"]),
+            f"exact-match error per frame, hop {longest} s", "; ".join(notes)))
     return rows
 
 

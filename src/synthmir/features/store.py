@@ -321,8 +321,6 @@ class FeatureStore:
         float64 (n_bins,), MIDI pitch of each bin centre (see :func:`bin_midi`).
     frame_notes : np.ndarray or None
         uint8 (n_clips, frames, 128): MIDI pitches sounding at each frame (music datasets).
-    frame_labels : np.ndarray or None
-        uint8 (n_clips, frames, 12): their pitch classes.
     sample_rate : int or None
         Hz of the audio the features came from (0 for an empty file; None if not recorded).
     """
@@ -343,8 +341,6 @@ class FeatureStore:
         self.sample_rate = None if rate is None else int(rate)
         self.bin_midi = self._h5["bin_midi"][:] if "bin_midi" in self._h5 else None
         self.frame_notes = self._h5["frame_notes"][:] if "frame_notes" in self._h5 else None
-        self.frame_labels = (None if self.frame_notes is None
-                             else fold_pitch_classes(self.frame_notes))
         self.clip_ids = self._h5["clip_id"].asstr()[:].astype(str)
         labels = self._h5["labels"] if "labels" in self._h5 else {}
         self.labels = pd.DataFrame(
@@ -378,6 +374,11 @@ class FeatureStore:
     def shape(self) -> tuple[int, int, int]:
         """(clips, frames, bins)."""
         return self._features.shape
+
+    @property
+    def frame_labels(self) -> np.ndarray | None:
+        """uint8 (n_clips, frames, 12): the pitch classes of :attr:`frame_notes`."""
+        return None if self.frame_notes is None else fold_pitch_classes(self.frame_notes)
 
     @property
     def nbytes(self) -> int:

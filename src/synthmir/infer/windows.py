@@ -62,6 +62,20 @@ def analysis_window(classifier: Classifier, chunk: np.ndarray) -> np.ndarray:
     return compute_features(padded, classifier.sample_rate, classifier.params)
 
 
+def _silent(chunks: list[np.ndarray]) -> np.ndarray:
+    """bool (chunks,): empty, or peaking below -90 dBFS."""
+    return np.array([c.size == 0 or np.abs(c).max() < SILENCE_PEAK for c in chunks], bool)
+
+
+def _mean_of_frames(frames: np.ndarray, centres: np.ndarray, lo: int, hi: int) -> np.ndarray:
+    """Mean probabilities of the frames centred in [lo, hi) (samples), or of the frame
+    nearest its middle when none is."""
+    inside = (centres >= lo) & (centres < hi)
+    if not inside.any():
+        return frames[np.argmin(np.abs(centres - (lo + hi) / 2))]
+    return frames[inside].mean(axis=0)
+
+
 def predict_chunks(classifier: Classifier, chunks: list[np.ndarray], hop: int | None = None
                    ) -> tuple[np.ndarray, np.ndarray]:
     """Probabilities of chunks of audio, each zero-padded to the model window.
@@ -79,7 +93,7 @@ def predict_chunks(classifier: Classifier, chunks: list[np.ndarray], hop: int | 
         bool, shape (chunks,).
     """
     n_classes = len(classifier.predictor.label_names)
-    silent = np.array([c.size == 0 or np.abs(c).max() < SILENCE_PEAK for c in chunks], bool)
+    silent = _silent(chunks)
     probabilities = np.zeros((len(chunks), n_classes), dtype=np.float32)
     loud = np.flatnonzero(~silent)
     if loud.size:
@@ -93,10 +107,7 @@ def predict_chunks(classifier: Classifier, chunks: list[np.ndarray], hop: int | 
             for row, i in zip(out, loud, strict=True):
                 end = chunks[i].size
                 first = end - (end if hop is None else min(hop, end))
-                inside = (centres >= first) & (centres < end)
-                if not inside.any():
-                    inside[np.argmin(np.abs(centres - (first + end) / 2))] = True
-                probabilities[i] = row[inside].mean(axis=0)
+                probabilities[i] = _mean_of_frames(row, centres, first, end)
         else:
             probabilities[loud] = out
     return probabilities, silent
@@ -180,7 +191,7 @@ def predict_windows(classifier: Classifier, audio: np.ndarray, sample_rate: int,
     chunks = [audio[max(0, end - context) : end] for end in ends]
     if classifier.predictor.frame_level and context_seconds is None:
         probabilities = _hops_of_frames(classifier, audio, starts, ends)
-        silent = np.array([np.abs(c).max() < SILENCE_PEAK for c in chunks], bool)
+        silent = _silent(chunks)
         probabilities[silent] = 0.0
     else:
         probabilities, silent = predict_chunks(classifier, chunks, hop)
@@ -226,9 +237,7 @@ def _hops_of_frames(classifier: Classifier, audio: np.ndarray, starts: np.ndarra
     centres = np.arange(len(frames)) * classifier.params.hop
     out = np.empty((len(starts), frames.shape[1]), dtype=np.float32)
     for i, (lo, hi) in enumerate(zip(starts, ends, strict=True)):
-        inside = (centres >= lo) & (centres < hi)
-        out[i] = (frames[inside].mean(axis=0) if inside.any()
-                  else frames[np.argmin(np.abs(centres - (lo + hi) / 2))])
+        out[i] = _mean_of_frames(frames, centres, lo, hi)
     return out
 
 

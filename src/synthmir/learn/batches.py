@@ -107,11 +107,14 @@ class ClipBatches(keras.utils.PyDataset):
                 shift = rng.integers(-self.pitch_shift, self.pitch_shift + 1, size=n)
             src = np.arange(bins)[None, :] - shift[:, None]
             inside = (src >= 0) & (src < bins)
-            x = np.take_along_axis(x, np.clip(src, 0, bins - 1)[:, None, :], axis=2)
-            x *= inside[:, None, :]
+
+            def shifted(a: np.ndarray) -> np.ndarray:  # bins moved up by `shift`, zeros in
+                return np.take_along_axis(a, np.clip(src, 0, bins - 1)[:, None, :], axis=2
+                                          ) * inside[:, None, :]
+
+            x = shifted(x)
             if notes is not None:
-                notes = np.take_along_axis(notes, np.clip(src, 0, bins - 1)[:, None, :], axis=2)
-                notes *= inside[:, None, :]
+                notes = shifted(notes)
         if self.gain:
             delta = rng.uniform(-self.gain, self.gain, size=(n, 1, 1)).astype(np.float32)
             # Silence stays at the floor (0); everything else moves in dB, clipped to range.

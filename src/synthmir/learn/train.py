@@ -49,7 +49,7 @@ def _encode_labels(store: FeatureStore, target: str, frames: bool = False
     """Encode the ``target`` label column: (encoded, label names, multilabel); with
     ``frames``, the store's frame labels (clips, frames, 12) instead."""
     if frames:
-        if store.frame_labels is None or target != "pitch_classes":
+        if store.frame_notes is None or target != "pitch_classes":
             raise SynthmirError(f"a frame-level model learns the pitch classes of every frame, "
                                 f"which {store.path} does not hold: train it on a music dataset")
         return store.frame_labels.astype(np.float32), list(PITCH_CLASS_NAMES), True

@@ -67,13 +67,19 @@ def _silent(chunks: list[np.ndarray]) -> np.ndarray:
     return np.array([c.size == 0 or np.abs(c).max() < SILENCE_PEAK for c in chunks], bool)
 
 
-def _mean_of_frames(frames: np.ndarray, centres: np.ndarray, lo: int, hi: int) -> np.ndarray:
-    """Mean probabilities of the frames centred in [lo, hi) (samples), or of the frame
-    nearest its middle when none is."""
+def _median_of_frames(frames: np.ndarray, centres: np.ndarray, lo: int, hi: int) -> np.ndarray:
+    """Median probabilities of the frames centred in [lo, hi) (samples), or those of the
+    frame nearest its middle when none is.
+
+    Thresholding the median turns a pitch class on when it is on in at least half the
+    hop's frames: the per-class majority, the best one set per hop can do (the hop limit of
+    :mod:`synthmir.evaluate.harmony_music`). The mean let a chord sounding in a third of
+    the hop tip it on: measured with harmony_frames on corpus_music at hop 0.25, exact
+    match 0.471 (mean) against 0.518 (median); 0.454 against 0.468 on its valid music."""
     inside = (centres >= lo) & (centres < hi)
     if not inside.any():
         return frames[np.argmin(np.abs(centres - (lo + hi) / 2))]
-    return frames[inside].mean(axis=0)
+    return np.median(frames[inside], axis=0)
 
 
 def predict_chunks(classifier: Classifier, chunks: list[np.ndarray], hop: int | None = None
@@ -81,7 +87,7 @@ def predict_chunks(classifier: Classifier, chunks: list[np.ndarray], hop: int | 
     """Probabilities of chunks of audio, each zero-padded to the model window.
 
     Silent chunks (peak below -90 dBFS) are not run through the model: their probabilities
-    are zeros and they are flagged. A frame-level model's probabilities are the mean over
+    are zeros and they are flagged. A frame-level model's probabilities are the median over
     the frames centred in the chunk's last ``hop`` samples (default: the whole chunk), or
     the frame nearest to their middle when none is: what sounds in that hop.
 
@@ -107,7 +113,7 @@ def predict_chunks(classifier: Classifier, chunks: list[np.ndarray], hop: int | 
             for row, i in zip(out, loud, strict=True):
                 end = chunks[i].size
                 first = end - (end if hop is None else min(hop, end))
-                probabilities[i] = _mean_of_frames(row, centres, first, end)
+                probabilities[i] = _median_of_frames(row, centres, first, end)
         else:
             probabilities[loud] = out
     return probabilities, silent
@@ -164,7 +170,7 @@ def predict_windows(classifier: Classifier, audio: np.ndarray, sample_rate: int,
     context gives more evidence per decision but lets each change lag by up to the context.
     This is exactly what ``synthmir listen`` sees at the end of each hop. A frame-level
     model without an explicit context instead decides every frame of the recording with
-    context on both sides (:func:`frame_probabilities`) and each hop is the mean of its
+    context on both sides (:func:`frame_probabilities`) and each hop is the median of its
     frames: offline it need not guess the frames at the edge of what it has heard.
 
     Parameters
@@ -231,13 +237,13 @@ def frame_probabilities(classifier: Classifier, audio: np.ndarray) -> np.ndarray
 
 def _hops_of_frames(classifier: Classifier, audio: np.ndarray, starts: np.ndarray,
                     ends: np.ndarray) -> np.ndarray:
-    """Mean frame probabilities over each hop [start, end) (samples); a hop holding no
+    """Median frame probabilities over each hop [start, end) (samples); a hop holding no
     frame centre takes its nearest frame."""
     frames = frame_probabilities(classifier, audio)
     centres = np.arange(len(frames)) * classifier.params.hop
     out = np.empty((len(starts), frames.shape[1]), dtype=np.float32)
     for i, (lo, hi) in enumerate(zip(starts, ends, strict=True)):
-        out[i] = _mean_of_frames(frames, centres, lo, hi)
+        out[i] = _median_of_frames(frames, centres, lo, hi)
     return out
 
 

@@ -13,6 +13,7 @@ from synthmir.infer.timeline import (
     Segment,
     chord_name,
     merge_runs,
+    music21_chord_name,
     read_timeline_midi,
     timeline_midi,
     write_timeline_csv,
@@ -28,6 +29,16 @@ from tests.pitch_classes import labels as _labels
 ])
 def test_chord_name(pcs, name):
     assert chord_name(pcs) == name
+
+
+def test_the_chord_table_names_every_set_as_music21_does():
+    # C F B- used to crash the naming ("CsusaddB-,omitG": an omitted note read as an added one)
+    sample = [(0, 5, 10), (0, 4, 7, 2, 5), (0, 4, 7, 14, 17), tuple(range(12))]
+    rng = np.random.default_rng(3)
+    sample += [tuple(rng.choice(12, size, replace=False)) for size in rng.integers(2, 7, 25)]
+    for pcs in sample:
+        assert chord_name(pcs) == music21_chord_name(frozenset(int(p) % 12 for p in pcs)), pcs
+    assert chord_name((0, 5, 10)) == "CsusaddB-,omitG"
 
 
 def test_merge_runs_joins_equal_neighbours_and_keeps_gaps():

@@ -24,6 +24,8 @@ import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from importlib import resources
+from itertools import combinations
 
 import mido
 import numpy as np
@@ -44,8 +46,12 @@ DEFAULT_VELOCITY = 80
 # -- names -------------------------------------------------------------------------------
 
 
-@functools.cache
-def _chord_name(pitch_classes: frozenset[int]) -> str:
+#: Package data: the name of every one of the 4096 pitch-class sets (:func:`write_chord_names`).
+CHORD_NAMES_CSV = "chord_names.csv"
+
+
+def music21_chord_name(pitch_classes: frozenset[int]) -> str:
+    """The chord name music21 gives a pitch-class set (what :data:`CHORD_NAMES_CSV` holds)."""
     from music21 import chord, harmony  # deferred: importing music21 takes seconds
 
     if len(pitch_classes) < 2:
@@ -68,17 +74,49 @@ def _added_in_order(figure: str) -> str:
     if not add:
         return figure
     root = pitch.Pitch(re.match(r"[A-G][#-]*", head).group()).pitchClass
-    notes = sorted(added.split(","), key=lambda n: (pitch.Pitch(n).pitchClass - root) % 12)
-    return head + add + ",".join(notes)
+
+    def upwards(notes: list[str]) -> list[str]:
+        return sorted(notes, key=lambda n: (pitch.Pitch(n).pitchClass - root) % 12)
+
+    # the figure may end in omitted notes ("CsusaddB-,omitG" for C F B-): they keep their place
+    items = added.split(",")
+    omitted = [n.removeprefix("omit") for n in items if n.startswith("omit")]
+    notes = upwards([n for n in items if not n.startswith("omit")])
+    return head + add + ",".join(notes + ["omit" + n for n in upwards(omitted)])
+
+
+def _set_key(pitch_classes: frozenset[int]) -> str:
+    return " ".join(map(str, sorted(pitch_classes)))
+
+
+def write_chord_names(path: str | os.PathLike) -> None:
+    """Write the name of every pitch-class set (a few minutes: music21 names each one);
+    rebuild the package's table with ``write_chord_names("src/synthmir/data/chord_names.csv")``
+    after upgrading music21."""
+    with open(path, "w", newline="") as fh:
+        out = csv.writer(fh, lineterminator="\n")
+        out.writerow(["pitch_classes", "name"])
+        for size in range(13):
+            for pcs in combinations(range(12), size):
+                out.writerow([_set_key(frozenset(pcs)), music21_chord_name(frozenset(pcs))])
+
+
+@functools.cache
+def _chord_names() -> dict[str, str]:
+    table = resources.files("synthmir.data").joinpath(CHORD_NAMES_CSV)
+    with table.open(newline="") as fh:
+        return {row["pitch_classes"]: row["name"] for row in csv.DictReader(fh)}
 
 
 def chord_name(pitch_classes: Sequence[int]) -> str:
     """Chord-symbol name of a pitch-class set, e.g. "Am" for (0, 4, 9), "G7" for (2, 5, 7, 11).
 
     A single pitch class gives its note name; an empty set or a set music21 cannot name
-    (a cluster such as C C# D) gives ``""``. Results are cached per set.
+    (a cluster such as C C# D) gives ``""``. Names are read from a table music21 built
+    (:data:`CHORD_NAMES_CSV`): music21 takes 13-48 ms to name a set it has not named
+    before (measured), which made ``listen`` late at the first hop of every new chord.
     """
-    return _chord_name(frozenset(int(pc) % 12 for pc in pitch_classes))
+    return _chord_names()[_set_key(frozenset(int(pc) % 12 for pc in pitch_classes))]
 
 
 # -- timeline ----------------------------------------------------------------------------

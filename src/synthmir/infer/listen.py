@@ -115,7 +115,7 @@ class Listener:
 
     def warm_up(self) -> None:
         """Run each model once and name one chord, so the first hop does not pay for
-        TensorFlow's first call or for importing music21 (together about half a second)."""
+        TensorFlow's first call or for reading the chord-name table."""
         for model in (self.classifier, self.instrument):
             if model is not None:
                 model.predictor.predict_features(np.zeros(model.predictor.input_shape,

@@ -8,7 +8,7 @@ This module turns them into a timeline:
   :class:`Segment` s;
 - :func:`timeline_midi` writes one note per active pitch class per segment,
   :func:`write_timeline_csv` the table with a chord name per segment (:func:`chord_name`,
-  from music21);
+  from a table music21 built);
 - :func:`label_timeline` does the same for a single-label (instrument) model: the most
   probable class of every hop, runs of the same class merged.
 
@@ -90,7 +90,7 @@ def _set_key(pitch_classes: frozenset[int]) -> str:
 
 
 def write_chord_names(path: str | os.PathLike) -> None:
-    """Write the name of every pitch-class set (a few minutes: music21 names each one);
+    """Write the name of every pitch-class set (about 2 minutes: music21 names each one);
     rebuild the package's table with ``write_chord_names("src/synthmir/data/chord_names.csv")``
     after upgrading music21."""
     with open(path, "w", newline="") as fh:

@@ -26,22 +26,26 @@ def sine(seconds: float, sr: int = SR, freq: float = 440.0, channels: int = 1,
     return x if channels == 1 else np.repeat(x[:, None], channels, axis=1)
 
 
-def make_toy_model(folder: Path, sample_rate: int | None = SR, multilabel: bool = False
-                   ) -> Path:
+def make_toy_model(folder: Path, sample_rate: int | None = SR, multilabel: bool = False,
+                   frame_level: bool = False) -> Path:
     """A tiny untrained-but-deterministic model, saved like synthmir.learn.train does.
 
     Softmax over TOY_LABELS, or with ``multilabel`` 12 sigmoids over the pitch classes with a
-    saved threshold. Returns the folder, holding ``model.keras`` and ``preprocessing.json``.
+    saved threshold; with ``frame_level`` (implies ``multilabel``) 12 sigmoids at every
+    frame, each frame read alone. Returns the folder, holding ``model.keras`` and
+    ``preprocessing.json``.
     """
+    multilabel = multilabel or frame_level
     import keras
 
     folder.mkdir(parents=True, exist_ok=True)
     labels = list(PITCH_CLASS_NAMES) if multilabel else TOY_LABELS
     params = FeatureParams()
     keras.utils.set_random_seed(0)
+    pooling = [] if frame_level else [keras.layers.GlobalAveragePooling1D()]
     model = keras.Sequential([
         keras.Input((TOY_FRAMES, params.n_bins())),
-        keras.layers.GlobalAveragePooling1D(),
+        *pooling,
         keras.layers.Dense(len(labels), activation="sigmoid" if multilabel else "softmax"),
     ])
     model.save(folder / MODEL_KERAS)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from synthmir.infer.windows import _median_of_frames
+from synthmir.infer.classify import Classifier
+from synthmir.infer.windows import _median_of_frames, frame_probabilities
+from tests.toy_model import make_toy_model, sine
 
 HOP = 2048
 
@@ -25,3 +27,29 @@ def test_a_hop_between_frame_centres_takes_its_nearest_frame():
     frames = np.eye(3, dtype=np.float32)
     centres = np.arange(3) * HOP
     np.testing.assert_array_equal(_median_of_frames(frames, centres, 2100, 2300), frames[1])
+
+
+def _rising_scale(seconds_per_note: float = 0.3) -> np.ndarray:
+    """A louder note every step, so every frame differs from the next."""
+    notes = [sine(seconds_per_note, freq=220 * 2 ** (k / 12), amplitude=0.05 * (k + 1))
+             for k in range(6)]
+    return np.concatenate(notes)
+
+
+def test_passes_decide_frames_a_fraction_of_a_hop_apart(tmp_path):
+    classifier = Classifier.load(make_toy_model(tmp_path / "toy", frame_level=True))
+    audio = _rising_scale()
+    frames, centres = frame_probabilities(classifier, audio, passes=4)
+    one_pass, one_centres = frame_probabilities(classifier, audio, passes=1)
+
+    np.testing.assert_array_equal(centres, np.arange(len(centres)) * HOP / 4)
+    np.testing.assert_array_equal(one_centres, centres[::4])
+    # this toy reads each frame alone: the unshifted pass is exactly the one-pass frames
+    np.testing.assert_allclose(frames[::4], one_pass, atol=1e-6)
+    assert not np.allclose(frames[1:], frames[:-1], atol=1e-3)
+
+    # audio a quarter hop later: every decision moves one frame later, the same as before
+    later, later_centres = frame_probabilities(
+        classifier, np.concatenate([np.zeros(HOP // 4, np.float32), audio]), passes=4)
+    np.testing.assert_array_equal(later_centres[: len(centres)], centres)
+    np.testing.assert_allclose(later[1 : len(frames)], frames[:-1], atol=1e-5)

@@ -237,35 +237,44 @@ def frame_probabilities(classifier: Classifier, audio: np.ndarray,
     """
     hop = classifier.params.hop
     width = classifier.predictor.input_shape[0]
-    stride = max(1, width // 2)
     delays = [round(p * hop / passes) for p in range(passes)]
-    passes_features = [compute_features(np.concatenate([np.zeros(d, np.float32), audio]),
-                                        classifier.sample_rate, classifier.params)
-                       for d in delays]
-    windows, cuts = [], []
-    for features in passes_features:
-        n = features.shape[0]
-        starts = list(range(0, max(1, n - width + stride), stride))
-        padded = np.zeros((starts[-1] + width, features.shape[1]), dtype=np.float32)
-        padded[:n] = features
-        windows += [padded[s : s + width] for s in starts]
-        cuts.append((n, starts))
-    with classifier._lock:
-        out = iter(classifier.predictor.predict_frames(np.stack(windows)))
-    probabilities, centres = [], []
-    for delay, (n, starts) in zip(delays, cuts, strict=True):
-        frames = np.empty((n, len(classifier.predictor.label_names)), dtype=np.float32)
-        for k, s in enumerate(starts):
-            window = next(out)
-            lo = 0 if k == 0 else s + width // 4
-            hi = n if k == len(starts) - 1 else s + width // 4 + stride
-            frames[lo:hi] = window[lo - s : hi - s]
+    cuts = [_cut_windows(compute_features(np.concatenate([np.zeros(d, np.float32), audio]),
+                                          classifier.sample_rate, classifier.params), width)
+            for d in delays]
+    with classifier._lock:  # every pass's windows in one batch
+        out = classifier.predictor.predict_frames(np.concatenate([w for _, _, w in cuts]))
+    probabilities, centres, first = [], [], 0
+    for delay, (n, starts, windows) in zip(delays, cuts, strict=True):
+        frames = _stitch(out[first : first + len(windows)], starts, n, width)
+        first += len(windows)
         at = np.arange(n) * hop - delay
         probabilities.append(frames[at >= 0])
         centres.append(at[at >= 0])
     probabilities, centres = np.concatenate(probabilities), np.concatenate(centres)
     order = np.argsort(centres, kind="stable")
     return probabilities[order], centres[order].astype(np.float64)
+
+
+def _cut_windows(features: np.ndarray, width: int) -> tuple[int, list[int], np.ndarray]:
+    """Frames (n, bins) cut into model windows of ``width`` frames overlapping by half, the
+    last zero-padded: (n, window starts, windows (k, width, bins))."""
+    n = features.shape[0]
+    stride = max(1, width // 2)
+    starts = list(range(0, max(1, n - width + stride), stride))
+    padded = np.zeros((starts[-1] + width, features.shape[1]), dtype=np.float32)
+    padded[:n] = features
+    return n, starts, np.stack([padded[s : s + width] for s in starts])
+
+
+def _stitch(windows: np.ndarray, starts: list[int], n: int, width: int) -> np.ndarray:
+    """(n, classes): each frame from the window (k, width, classes) it lies most central in."""
+    stride = max(1, width // 2)
+    frames = np.empty((n, windows.shape[-1]), dtype=np.float32)
+    for k, s in enumerate(starts):
+        lo = 0 if k == 0 else s + width // 4
+        hi = n if k == len(starts) - 1 else s + width // 4 + stride
+        frames[lo:hi] = windows[k, lo - s : hi - s]
+    return frames
 
 
 def _hops_of_frames(classifier: Classifier, audio: np.ndarray, starts: np.ndarray,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from synthmir.evaluate.harmony_music import Tally
+from synthmir.evaluate.harmony_music import Tally, hop_limit_decisions
 from synthmir.features.frame_labels import SoundingNote, frame_pitch_classes
 
 NOTES = [SoundingNote(0, 48, 0.0, 1.0), SoundingNote(1, 64, 0.0, 1.5),  # C3, E4
@@ -39,8 +39,6 @@ def test_breakdowns_find_a_lost_melody_and_a_lingering_chord():
 
 
 def test_the_hop_limit_is_the_truth_held_one_set_per_hop():
-    from synthmir.evaluate.harmony_music import hop_limit_decisions
-
     # hop 0.25: G5 sounds 0.05 s of [0.25, 0.5), A5 the other 0.2 s: the hop holds A5 only
     held = hop_limit_decisions(NOTES, 8, 0.25)
     assert [set(np.flatnonzero(h)) for h in held[:2]] == [{0, 4, 7}, {0, 4, 9}]
@@ -53,6 +51,26 @@ def test_the_hop_limit_is_the_truth_held_one_set_per_hop():
     fine.add(NOTES, TIMES, hop_limit_decisions(NOTES, 40, 0.05)[np.minimum(
         (TIMES / 0.05).astype(int), 39)])
     assert fine.summary()["exact"] == 1.0
+
+
+def test_a_frame_level_limit_keeps_every_change_to_the_frame(tmp_path):
+    from synthmir.evaluate.harmony_music import limit_segments, segment_decisions
+    from synthmir.infer.classify import Classifier
+    from tests.toy_model import make_toy_model
+
+    frames = Classifier.load(make_toy_model(tmp_path / "frames", frame_level=True))
+    segments = limit_segments(frames, NOTES, 2.0, hop=0.25)
+    assert [s.pitch_classes for s in segments] == [(0, 4, 7), (0, 4, 9), (4,), ()]
+    assert [round(s.end, 2) for s in segments] == [0.3, 1.0, 1.5, 2.0]
+    tally = Tally()
+    tally.add(NOTES, TIMES, segment_decisions(segments, TIMES))
+    # the G5 that one set per 0.25-s hop loses (29 / 30 above) is kept
+    assert tally.summary()["exact"] == 1.0
+
+    clips = Classifier.load(make_toy_model(tmp_path / "clips", multilabel=True))
+    held = segment_decisions(limit_segments(clips, NOTES, 2.0, hop=0.25), TIMES)
+    np.testing.assert_array_equal(held, hop_limit_decisions(NOTES, 8, 0.25)[
+        np.minimum((TIMES / 0.25).astype(int), 7)])
 
 
 def test_report_shows_music_sets_frame_by_frame(tmp_path):

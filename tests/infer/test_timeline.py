@@ -12,7 +12,9 @@ from synthmir.errors import SynthmirError
 from synthmir.infer.timeline import (
     Segment,
     chord_name,
+    frame_segments,
     merge_runs,
+    merge_short_runs,
     music21_chord_name,
     read_timeline_midi,
     timeline_midi,
@@ -63,6 +65,76 @@ def test_merge_runs_single_window_and_last_short_hop():
 def test_merge_runs_rejects_mismatched_input(active, n_times):
     with pytest.raises(SynthmirError):
         merge_runs(active, np.zeros(n_times), np.ones(n_times))
+
+
+def _runs(active: np.ndarray) -> list[tuple[tuple[int, ...], int]]:
+    """(pitch classes, frames) of each run of equal rows."""
+    runs: list[tuple[tuple[int, ...], int]] = []
+    for row in active:
+        pcs = tuple(int(k) for k in np.flatnonzero(row))
+        if runs and runs[-1][0] == pcs:
+            runs[-1] = (pcs, runs[-1][1] + 1)
+        else:
+            runs.append((pcs, 1))
+    return runs
+
+
+def test_merge_short_runs_joins_flicker_to_the_neighbour_it_differs_least_from():
+    c, am, flicker, wrong = (0, 4, 7), (0, 4, 9), (0, 2, 4, 7), (0, 2, 4, 9)
+    active = _labels(*[c] * 10 + [flicker] * 2 + [c] * 10 + [wrong] + [am] * 8).astype(bool)
+    joined = merge_short_runs(active, shortest=4)
+    # the D on for 2 frames inside C is dropped; the one wrong frame before Am becomes Am
+    assert _runs(joined) == [(c, 22), (am, 9)]
+    assert _runs(merge_short_runs(active, shortest=2)) == [(c, 10), (flicker, 2), (c, 10),
+                                                           (am, 9)]
+    np.testing.assert_array_equal(merge_short_runs(active, shortest=1), active)
+    # a run of 3 when runs of 3 are kept: nothing joins
+    kept = _labels(*[c] * 3 + [am] * 3).astype(bool)
+    np.testing.assert_array_equal(merge_short_runs(kept, shortest=3), kept)
+
+
+def test_merge_short_runs_ties_go_to_the_longer_neighbour_and_one_run_stays():
+    c, e, g = (0,), (4,), (7,)
+    active = _labels(*[c] * 3 + [e] + [g] * 6).astype(bool)
+    assert _runs(merge_short_runs(active, shortest=3)) == [(c, 3), (g, 7)]
+    single = _labels(*[c] * 2).astype(bool)
+    np.testing.assert_array_equal(merge_short_runs(single, shortest=5), single)
+
+
+def test_frame_segments_place_boundaries_at_the_frame_and_keep_what_the_hop_resolves():
+    step = 0.0116
+    c, am = (0, 4, 7), (0, 4, 9)
+    # C for 37 frames, Am for 4 (46 ms), C again for 40, then 3 frames of nothing
+    active = _labels(*[c] * 37 + [am] * 4 + [c] * 40 + [()] * 3).astype(bool)
+    centres = np.arange(len(active)) * step
+    duration = centres[-1] + 0.004
+    fine = frame_segments(active, centres, duration, hop_seconds=0.05)  # keeps >= 25 ms
+    assert [s.pitch_classes for s in fine] == [c, am, c, ()]
+    assert fine[1].start == pytest.approx(36.5 * step) and fine[1].end == pytest.approx(
+        40.5 * step)
+    assert fine[0].start == 0 and fine[-1].end == duration
+    assert all(a.end == b.start for a, b in zip(fine, fine[1:], strict=False))
+    # at hop 0.25 a change must last min(0.125, 0.075) s: the 46-ms Am is flicker
+    coarse = frame_segments(active, centres, duration, hop_seconds=0.25)
+    assert [s.pitch_classes for s in coarse] == [c]
+    # ... and the 3 silent frames at the end (35 ms) are joined too
+    assert coarse[0].end == duration
+
+
+def test_a_frame_level_timeline_is_not_held_to_the_hop_grid(tmp_path):
+    from synthmir.infer.classify import Classifier
+    from synthmir.infer.timeline import transcribe
+    from tests.toy_model import SR, make_toy_model, sine
+
+    classifier = Classifier.load(make_toy_model(tmp_path / "toy", frame_level=True))
+    audio = np.concatenate([sine(0.9, freq=440), np.zeros(SR, np.float32)])
+    segments = transcribe(classifier, audio, SR, hop_seconds=0.25)
+    assert segments[0].start == 0 and segments[-1].end == pytest.approx(1.9)
+    assert segments[0].pitch_classes  # the toy hears something in the sine
+    # silence from 0.9 s: the last segment is empty and starts within a frame (46 ms) of it,
+    # where one set per 0.25-s hop would start it at 1.0 s
+    assert segments[-1].pitch_classes == ()
+    assert abs(segments[-1].start - 0.9) < 0.046
 
 
 def test_probabilities_to_midi_round_trip(tmp_path):

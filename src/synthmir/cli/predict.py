@@ -3,8 +3,8 @@ model. Audio is mixed to mono and resampled to the model's rate; a clip longer t
 window is classified in half-overlapping windows, and the windows where notes start (not their
 quiet tails) vote. Prints one row per file. A file that cannot be classified is reported on
 stderr and the exit status is 2; the other files are still classified. With --midi (or --hop)
-a harmony model instead decides the pitch classes of every hop of one file and writes the
-chord timeline; with --timeline an instrument model says what plays over time.
+a harmony model instead decides the pitch classes of every hop (a frame-level model: every
+frame) of one file and writes the chord timeline; with --timeline an instrument model says what plays over time.
 """
 
 from __future__ import annotations
@@ -56,7 +56,9 @@ def add_subcommands(subparsers: argparse._SubParsersAction) -> None:
                    "sounding pitch class for each run of hops with the same set")
     p.add_argument("--hop", type=positive_float, metavar="SECONDS",
                    help=f"harmony timeline: seconds per decision (default {DEFAULT_HOP}); each "
-                   "hop is classified from its own audio, so changes are placed within a hop")
+                   "hop is classified from its own audio, so changes are placed within a hop. "
+                   "A frame-level model decides every frame and keeps changes of at least "
+                   "half a hop (75 ms at most)")
     p.add_argument("--context", type=positive_float, metavar="SECONDS",
                    help="harmony timeline: audio each decision sees, ending with its hop "
                    "(default: the hop; longer gives steadier decisions that lag changes)")

@@ -1,12 +1,12 @@
 """Harmony on music: frame-by-frame pitch classes of recordings scored against their MIDI.
 
-Each recording is decided hop by hop exactly as ``synthmir predict --midi`` and ``listen``
-do (:func:`synthmir.infer.windows.predict_windows`, the model's saved threshold), at each hop
-of :data:`HOPS`. The truth is read from the recording's MIDI file every :data:`FRAME_SECONDS`
-(the pitch classes whose notes are on at the frame centre, see
-:mod:`synthmir.features.frame_labels`); frames where nothing sounds are skipped, and each
-frame takes the decision of the hop it lies in. Besides micro F1 and exact match over frames,
-the breakdowns show where a model fails:
+Each recording's chord timeline is made exactly as ``synthmir predict --midi`` makes it
+(:func:`synthmir.infer.timeline.transcribe`: hop by hop for a clip-level model, frame by frame
+for a frame-level one), at each hop of :data:`HOPS`. The truth is read from the recording's
+MIDI file every :data:`FRAME_SECONDS` (the pitch classes whose notes are on at the frame
+centre, see :mod:`synthmir.features.frame_labels`); frames where nothing sounds are skipped,
+and each frame takes the pitch classes of the segment it lies in. Besides micro F1 and exact
+match over frames, the breakdowns show where a model fails:
 
 - ``top_only``: recall of a pitch class only the highest sounding note plays (the melody);
 - ``register``: recall of sounding notes by register (below C3, C3-B4, C5 and up);
@@ -15,8 +15,10 @@ the breakdowns show where a model fails:
 - ``lingering``: the share of false positives that are a pitch class whose note ended
   within :data:`LINGER` before the frame (the previous chord still counted).
 
-Each hop also gets its ``hop_limit``: the score of the truth itself held one set per hop
-(:func:`hop_limit_decisions`), what deciding hop by hop costs before any model errs.
+Each hop also gets its ``hop_limit``: the score of the truth itself put through the model's
+own timeline rule (:func:`limit_segments`), what that rule costs before any model errs: held
+one set per hop for a clip-level model (:func:`hop_limit_decisions`), changes shorter than
+:func:`synthmir.infer.timeline.frame_segments` keeps joined for a frame-level one.
 """
 
 from __future__ import annotations
@@ -31,8 +33,8 @@ import pandas as pd
 from synthmir.audio import load_audio
 from synthmir.features.frame_labels import SoundingNote, frame_pitch_classes, midi_notes
 from synthmir.infer.classify import Classifier
-from synthmir.infer.windows import predict_windows
-from synthmir.learn.thresholds import decide
+from synthmir.infer.timeline import Segment, frame_segments, merge_runs, transcribe
+from synthmir.infer.windows import FRAME_PASSES
 
 log = logging.getLogger(__name__)
 
@@ -127,6 +129,31 @@ def hop_limit_decisions(notes: list[SoundingNote], n_hops: int, hop: float) -> n
     return sounding >= 0.5 * np.bincount(index, minlength=n_hops)[:, None]
 
 
+def limit_segments(classifier: Classifier, notes: list[SoundingNote], seconds: float,
+                   hop: float) -> list[Segment]:
+    """The truth's timeline under the model's own rule (what :func:`~synthmir.infer.timeline.
+    transcribe` would give if the model were never wrong): every frame a frame-level model
+    decides, else one set per hop (:func:`hop_limit_decisions`)."""
+    if classifier.predictor.frame_level:
+        step = classifier.params.hop / FRAME_PASSES / classifier.sample_rate
+        centres = np.arange(0.0, seconds, step)
+        truth = frame_pitch_classes(notes, centres).astype(bool)
+        return frame_segments(truth, centres, seconds, hop)
+    starts = np.arange(int(np.ceil(seconds / hop))) * hop
+    return merge_runs(hop_limit_decisions(notes, len(starts), hop), starts,
+                      np.minimum(starts + hop, seconds))
+
+
+def segment_decisions(segments: list[Segment], times: np.ndarray) -> np.ndarray:
+    """bool (times, 12): the pitch classes of the segment each time lies in (the last one
+    for times past its end)."""
+    active = np.zeros((len(segments), 12), dtype=bool)
+    for i, seg in enumerate(segments):
+        active[i, list(seg.pitch_classes)] = True
+    index = np.searchsorted([seg.end for seg in segments], times, side="right")
+    return active[np.minimum(index, len(segments) - 1)]
+
+
 def score_recordings(classifier: Classifier, folder: str | Path, table: pd.DataFrame
                      ) -> tuple[dict, pd.DataFrame]:
     """Score every recording of ``table`` (columns ``file``, ``midi`` and optionally
@@ -136,7 +163,7 @@ def score_recordings(classifier: Classifier, folder: str | Path, table: pd.DataF
     -------
     scores : dict
         hop (as text, seconds) -> :meth:`Tally.summary` over all recordings, with
-        ``hop_limit`` (F1 and exact of :func:`hop_limit_decisions`).
+        ``hop_limit`` (F1 and exact of :func:`limit_segments`).
     rows : DataFrame
         One row per recording and hop: file, hop, frames, f1, exact.
     """
@@ -151,13 +178,13 @@ def score_recordings(classifier: Classifier, folder: str | Path, table: pd.DataF
         seconds = audio.size / classifier.sample_rate
         times = np.arange(FRAME_SECONDS / 2, seconds, FRAME_SECONDS)
         for hop in HOPS:
-            windows = predict_windows(classifier, audio, classifier.sample_rate, hop)
-            decided = decide(windows.probabilities, classifier.threshold) & ~windows.silent[:, None]
-            index = np.minimum((times / hop).astype(int), len(decided) - 1)
+            decided = segment_decisions(
+                transcribe(classifier, audio, classifier.sample_rate, hop), times)
             one = Tally()
-            one.add(notes, times, decided[index])
-            tallies[hop].add(notes, times, decided[index])
-            limits[hop].add(notes, times, hop_limit_decisions(notes, len(decided), hop)[index])
+            one.add(notes, times, decided)
+            tallies[hop].add(notes, times, decided)
+            limits[hop].add(notes, times, segment_decisions(
+                limit_segments(classifier, notes, seconds, hop), times))
             rows.append({"file": file, "hop": hop, **{k: v for k, v in one.summary().items()
                                                       if k in ("frames", "f1", "exact")}})
     scores = {f"{hop:g}": {**tallies[hop].summary(), "hop_limit": {

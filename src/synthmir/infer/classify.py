@@ -9,7 +9,7 @@ gives the very pitchgram the model was trained on. For a single-label (instrumen
 the windows that hold playing vote, and their votes are combined as :mod:`synthmir.infer.voting`
 says.
 
-:mod:`synthmir.infer.windows` instead decides every hop of a recording separately.
+:mod:`synthmir.infer.windows` instead decides every hop (or frame) of a recording separately.
 """
 
 from __future__ import annotations

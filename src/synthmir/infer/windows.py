@@ -1,8 +1,11 @@
-"""Decide every hop of a recording separately: the timeline behind ``predict --midi`` and listen.
+"""Decide every hop of a recording separately (``listen``, and a clip-level model's timeline),
+or every frame of it (a frame-level model's timeline offline).
 
 Each hop is classified from the audio of its own hop, or a longer context ending with it,
 zero-padded to one model window, so ``synthmir listen`` (hop by hop, as audio arrives) and
-``synthmir predict --midi`` (a whole file) take the same decisions.
+``synthmir predict --midi`` with a clip-level model (a whole file) take the same decisions.
+:func:`frame_probabilities` instead decides every frame of a whole recording with context on
+both sides.
 """
 
 from __future__ import annotations
@@ -168,11 +171,9 @@ def predict_windows(classifier: Classifier, audio: np.ndarray, sample_rate: int,
     to the model window. With the default context (one hop) each hop sees only its own
     audio, so a change of chord shows up in the very hop where it happens; a longer
     context gives more evidence per decision but lets each change lag by up to the context.
-    This is exactly what ``synthmir listen`` sees at the end of each hop. A frame-level
-    model without an explicit context instead decides every frame of the recording with
-    context on both sides, at a quarter of its feature hop (:func:`frame_probabilities`),
-    and each hop is the median of its frames: offline it need not guess the frames at the
-    edge of what it has heard.
+    This is exactly what ``synthmir listen`` sees at the end of each hop. (Offline, a
+    frame-level model's chord timeline does not go hop by hop: see
+    :func:`synthmir.infer.timeline.transcribe`.)
 
     Parameters
     ----------
@@ -183,7 +184,7 @@ def predict_windows(classifier: Classifier, audio: np.ndarray, sample_rate: int,
         Seconds between decisions (at most the model window).
     context_seconds : float, optional
         Seconds of audio each decision sees (at least the hop, at most the model window);
-        default: the hop (a frame-level model: the model window).
+        default: the hop (a frame-level model: the model window, as ``listen``).
 
     Raises
     ------
@@ -196,12 +197,7 @@ def predict_windows(classifier: Classifier, audio: np.ndarray, sample_rate: int,
     ends = np.minimum(np.arange(1, math.ceil(audio.size / hop) + 1) * hop, audio.size)
     starts = np.arange(len(ends)) * hop
     chunks = [audio[max(0, end - context) : end] for end in ends]
-    if classifier.predictor.frame_level and context_seconds is None:
-        probabilities = _hops_of_frames(classifier, audio, starts, ends)
-        silent = _silent(chunks)
-        probabilities[silent] = 0.0
-    else:
-        probabilities, silent = predict_chunks(classifier, chunks, hop)
+    probabilities, silent = predict_chunks(classifier, chunks, hop)
     rate = float(classifier.sample_rate)
     return WindowPredictions(starts / rate, ends / rate, probabilities, silent)
 
@@ -277,15 +273,16 @@ def _stitch(windows: np.ndarray, starts: list[int], n: int, width: int) -> np.nd
     return frames
 
 
-def _hops_of_frames(classifier: Classifier, audio: np.ndarray, starts: np.ndarray,
-                    ends: np.ndarray) -> np.ndarray:
-    """Median frame probabilities over each hop [start, end) (samples); a hop holding no
-    frame centre takes its nearest frame."""
-    frames, centres = frame_probabilities(classifier, audio)
-    out = np.empty((len(starts), frames.shape[1]), dtype=np.float32)
-    for i, (lo, hi) in enumerate(zip(starts, ends, strict=True)):
-        out[i] = _median_of_frames(frames, centres, lo, hi)
-    return out
+def silent_frames(audio: np.ndarray, centres: np.ndarray, width: int) -> np.ndarray:
+    """bool (frames,): the ``width`` samples around each centre peak below -90 dBFS, so
+    the timeline leaves them empty as ``listen`` leaves a silent hop."""
+    loud = np.flatnonzero(np.abs(audio) >= SILENCE_PEAK)
+    if not loud.size:
+        return np.ones(len(centres), dtype=bool)
+    # the loud sample nearest each frame's start, and whether it falls inside the frame
+    lo = np.asarray(centres) - width / 2
+    first = np.minimum(np.searchsorted(loud, lo), loud.size - 1)
+    return ~((loud[first] >= lo) & (loud[first] < lo + width))
 
 
 def context_samples(classifier: Classifier, hop: int, context_seconds: float | None) -> int:

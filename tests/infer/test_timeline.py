@@ -108,13 +108,13 @@ def test_frame_segments_place_boundaries_at_the_frame_and_keep_what_the_hop_reso
     active = _labels(*[c] * 37 + [am] * 4 + [c] * 40 + [()] * 3).astype(bool)
     centres = np.arange(len(active)) * step
     duration = centres[-1] + 0.004
-    fine = frame_segments(active, centres, duration, hop_seconds=0.05)  # keeps >= 25 ms
+    fine = frame_segments(active, centres, duration, hop_seconds=0.04)  # keeps >= 3 frames
     assert [s.pitch_classes for s in fine] == [c, am, c, ()]
     assert fine[1].start == pytest.approx(36.5 * step) and fine[1].end == pytest.approx(
         40.5 * step)
     assert fine[0].start == 0 and fine[-1].end == duration
     assert all(a.end == b.start for a, b in zip(fine, fine[1:], strict=False))
-    # at hop 0.25 a change must last min(0.125, 0.075) s: the 46-ms Am is flicker
+    # at hop 0.25 a change must last min(0.25, 0.075) s: the 46-ms Am is flicker
     coarse = frame_segments(active, centres, duration, hop_seconds=0.25)
     assert [s.pitch_classes for s in coarse] == [c]
     # ... and the 3 silent frames at the end (35 ms) are joined too

@@ -42,11 +42,11 @@ def test_predict_warns_when_the_hop_is_below_what_the_model_decides(chords_run,
                      "--hop", "0.1"]) == 0
     assert "below what model tinyharmony can decide" in capsys.readouterr().err
     # a frame-level model decides every 11.6-ms frame: no warning at hop 0.05, and it keeps
-    # changes of half a hop (2 frames; the first frame is cut at 0 s)
+    # changes of a hop (4 frames; the first frame is cut at 0 s)
     assert cli.main(["predict", "--model", str(models / "tinyframes"), str(progression_wav),
                      "--hop", "0.05", "--json"]) == 0
     captured = capsys.readouterr()
     assert "warning" not in captured.err
     segments = json.loads(captured.out)["segments"]
-    assert segments and all(s["end"] - s["start"] >= 1.5 * 0.0116 - 1e-3 for s in segments)
+    assert segments and all(s["end"] - s["start"] >= 3.5 * 0.0116 - 1e-3 for s in segments)
     assert all(a["end"] == b["start"] for a, b in zip(segments, segments[1:], strict=False))

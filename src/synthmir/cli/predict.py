@@ -4,7 +4,8 @@ window is classified in half-overlapping windows, and the windows where notes st
 quiet tails) vote. Prints one row per file. A file that cannot be classified is reported on
 stderr and the exit status is 2; the other files are still classified. With --midi (or --hop)
 a harmony model instead decides the pitch classes of every hop (a frame-level model: every
-frame) of one file and writes the chord timeline; with --timeline an instrument model says what plays over time.
+frame) of one file and writes the chord timeline; with --timeline an instrument model says
+what plays over time.
 """
 
 from __future__ import annotations
@@ -58,7 +59,7 @@ def add_subcommands(subparsers: argparse._SubParsersAction) -> None:
                    help=f"harmony timeline: seconds per decision (default {DEFAULT_HOP}); each "
                    "hop is classified from its own audio, so changes are placed within a hop. "
                    "A frame-level model decides every frame and keeps changes of at least "
-                   "half a hop (75 ms at most)")
+                   "a hop (75 ms at most)")
     p.add_argument("--context", type=positive_float, metavar="SECONDS",
                    help="harmony timeline: audio each decision sees, ending with its hop "
                    "(default: the hop; longer gives steadier decisions that lag changes)")

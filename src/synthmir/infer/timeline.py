@@ -183,7 +183,7 @@ def merge_runs(active: np.ndarray, starts: Sequence[float], ends: Sequence[float
 
 
 #: A frame-level model's timeline keeps a change of pitch classes that lasts at least this
-#: long, or half the hop when that is shorter; a shorter run is the model flickering and joins
+#: long, or the hop when that is shorter; a shorter run is the model flickering and joins
 #: a neighbour. Chosen on a dev set of 8 corpus pieces (not the report's) played by csound,
 #: frame F1 / exact of harmony_frames: every frame as decided 0.927 / 0.739; runs under
 #: 25 ms joined 0.929 / 0.753; 50 ms 0.931 / 0.771; 75 ms 0.931 / 0.784; 100 ms
@@ -258,11 +258,11 @@ def frame_segments(active: np.ndarray, centres: np.ndarray, duration: float,
         Seconds of audio; the last segment ends there.
     hop_seconds : float
         The coarsest resolution asked for: a change is kept when it lasts at least
-        ``min(hop / 2, SHORTEST_CHANGE)`` (:data:`SHORTEST_CHANGE`): no change the hop
-        resolves (half a hop or longer) is dropped, and boundaries lie within a frame.
+        ``min(hop, SHORTEST_CHANGE)`` (:data:`SHORTEST_CHANGE`), so no change of a hop or
+        longer is dropped, and boundaries lie within a frame.
     """
     step = float(centres[1] - centres[0]) if len(centres) > 1 else duration
-    shortest = max(1, round(min(hop_seconds / 2, SHORTEST_CHANGE) / step))
+    shortest = max(1, round(min(hop_seconds, SHORTEST_CHANGE) / step))
     edges = np.clip(np.append(np.asarray(centres) - step / 2, duration), 0.0, duration)
     edges[-1] = duration
     return merge_runs(merge_short_runs(active, shortest), edges[:-1], edges[1:])

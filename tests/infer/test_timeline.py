@@ -108,14 +108,14 @@ def test_frame_segments_place_boundaries_at_the_frame_and_keep_what_the_hop_reso
     active = _labels(*[c] * 37 + [am] * 4 + [c] * 40 + [()] * 3).astype(bool)
     centres = np.arange(len(active)) * step
     duration = centres[-1] + 0.004
-    fine = frame_segments(active, centres, duration, hop_seconds=0.04)  # keeps >= 3 frames
+    fine = frame_segments(active, centres, duration, shortest_seconds=0.03)  # >= 3 frames
     assert [s.pitch_classes for s in fine] == [c, am, c, ()]
     assert fine[1].start == pytest.approx(36.5 * step) and fine[1].end == pytest.approx(
         40.5 * step)
     assert fine[0].start == 0 and fine[-1].end == duration
     assert all(a.end == b.start for a, b in zip(fine, fine[1:], strict=False))
-    # at hop 0.25 a change must last min(0.25, 0.075) s: the 46-ms Am is flicker
-    coarse = frame_segments(active, centres, duration, hop_seconds=0.25)
+    # a change must last 75 ms: the 46-ms Am is flicker
+    coarse = frame_segments(active, centres, duration, shortest_seconds=0.075)
     assert [s.pitch_classes for s in coarse] == [c]
     # ... and the 3 silent frames at the end (35 ms) are joined too
     assert coarse[0].end == duration
@@ -123,10 +123,12 @@ def test_frame_segments_place_boundaries_at_the_frame_and_keep_what_the_hop_reso
 
 def test_a_frame_level_timeline_is_not_held_to_the_hop_grid(tmp_path):
     from synthmir.infer.classify import Classifier
-    from synthmir.infer.timeline import transcribe
+    from synthmir.infer.timeline import SHORTEST_CHANGE, shortest_change, transcribe
     from tests.toy_model import SR, make_toy_model, sine
 
     classifier = Classifier.load(make_toy_model(tmp_path / "toy", frame_level=True))
+    assert shortest_change(classifier, 0.25) == SHORTEST_CHANGE
+    assert shortest_change(classifier, 0.05) == 0.05
     audio = np.concatenate([sine(0.9, freq=440), np.zeros(SR, np.float32)])
     segments = transcribe(classifier, audio, SR, hop_seconds=0.25)
     assert segments[0].start == 0 and segments[-1].end == pytest.approx(1.9)

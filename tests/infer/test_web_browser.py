@@ -124,6 +124,8 @@ def test_page_draws_the_chords_and_the_instrument_over_time(browser, tiny_run, c
         bars = page.locator("#chords-svg rect.pc")
         assert bars.count() >= sum(len(set(p % 12 for p in pitches)) for pitches, _ in PROGRESSION)
         assert page.locator("#chords-table tbody tr").count() >= len(PROGRESSION)
+        # tinyharmony decides one set per 0.5-s hop: no change shorter than that
+        expect(page.locator("#chords-status")).to_contain_text("changes of 0.5 s or longer")
         # The MIDI download is the chord timeline as a .mid file.
         with page.expect_download() as download:
             page.click("#midi")

@@ -59,6 +59,7 @@ def test_chords_and_instrument_timeline(workdir):
         status, chords = post_file(url + CHORDS_PATH, clip)
         assert status == 200, chords
         assert chords["model"] == "toyharmony" and chords["hop"] == 0.5
+        assert chords["shortest_change"] == 0.5  # a clip-level model: one set per hop
         assert chords["seconds"] == pytest.approx(6.0)
         segments = chords["segments"]
         assert segments[0]["start"] == 0 and segments[-1]["end"] == pytest.approx(6.0)

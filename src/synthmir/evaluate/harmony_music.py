@@ -33,7 +33,13 @@ import pandas as pd
 from synthmir.audio import load_audio
 from synthmir.features.frame_labels import SoundingNote, frame_pitch_classes, midi_notes
 from synthmir.infer.classify import Classifier
-from synthmir.infer.timeline import Segment, frame_segments, merge_runs, transcribe
+from synthmir.infer.timeline import (
+    Segment,
+    frame_segments,
+    merge_runs,
+    shortest_change,
+    transcribe,
+)
 from synthmir.infer.windows import FRAME_PASSES
 
 log = logging.getLogger(__name__)
@@ -138,7 +144,7 @@ def limit_segments(classifier: Classifier, notes: list[SoundingNote], seconds: f
         step = classifier.params.hop / FRAME_PASSES / classifier.sample_rate
         centres = np.arange(0.0, seconds, step)
         truth = frame_pitch_classes(notes, centres).astype(bool)
-        return frame_segments(truth, centres, seconds, hop)
+        return frame_segments(truth, centres, seconds, shortest_change(classifier, hop))
     starts = np.arange(int(np.ceil(seconds / hop))) * hop
     return merge_runs(hop_limit_decisions(notes, len(starts), hop), starts,
                       np.minimum(starts + hop, seconds))

@@ -244,8 +244,17 @@ def merge_short_runs(active: np.ndarray, shortest: int) -> np.ndarray:
     return out
 
 
+def shortest_change(classifier: Classifier, hop_seconds: float) -> float:
+    """Seconds of the shortest change a timeline keeps: the hop for a model decided hop by
+    hop; for a frame-level model the hop or :data:`SHORTEST_CHANGE`, whichever is shorter, so
+    no change of a hop or longer is dropped."""
+    if classifier.predictor.frame_level:
+        return min(hop_seconds, SHORTEST_CHANGE)
+    return hop_seconds
+
+
 def frame_segments(active: np.ndarray, centres: np.ndarray, duration: float,
-                   hop_seconds: float) -> list[Segment]:
+                   shortest_seconds: float) -> list[Segment]:
     """The timeline of decisions taken at every frame.
 
     Parameters
@@ -256,13 +265,12 @@ def frame_segments(active: np.ndarray, centres: np.ndarray, duration: float,
         Seconds each frame is centred on, evenly spaced from 0.
     duration : float
         Seconds of audio; the last segment ends there.
-    hop_seconds : float
-        The coarsest resolution asked for: a change is kept when it lasts at least
-        ``min(hop, SHORTEST_CHANGE)`` (:data:`SHORTEST_CHANGE`), so no change of a hop or
-        longer is dropped, and boundaries lie within a frame.
+    shortest_seconds : float
+        A run of frames shorter than this joins a neighbour (:func:`merge_short_runs`), see
+        :func:`shortest_change`; boundaries lie within a frame.
     """
     step = float(centres[1] - centres[0]) if len(centres) > 1 else duration
-    shortest = max(1, round(min(hop_seconds, SHORTEST_CHANGE) / step))
+    shortest = max(1, round(shortest_seconds / step))
     edges = np.clip(np.append(np.asarray(centres) - step / 2, duration), 0.0, duration)
     edges[-1] = duration
     return merge_runs(merge_short_runs(active, shortest), edges[:-1], edges[1:])
@@ -289,7 +297,8 @@ def transcribe(classifier: Classifier, audio: np.ndarray, sample_rate: int,
         active = (decide(probabilities, classifier.threshold)
                   & ~silent_frames(audio, centres, classifier.params.hop)[:, None])
         rate = classifier.sample_rate
-        return frame_segments(active, centres / rate, audio.size / rate, hop_seconds)
+        return frame_segments(active, centres / rate, audio.size / rate,
+                              shortest_change(classifier, hop_seconds))
     windows = predict_windows(classifier, audio, sample_rate, hop_seconds, context_seconds)
     return merge_runs(decide(windows.probabilities, classifier.threshold), windows.starts,
                       windows.ends)

@@ -31,6 +31,7 @@ from synthmir.errors import AudioTooLong, DegenerateAudio, SynthmirError
 from synthmir.infer.classify import Classifier, find_model
 from synthmir.infer.timeline import (
     label_timeline,
+    shortest_change,
     timeline_midi_bytes,
     timeline_rows,
     transcribe,
@@ -62,10 +63,13 @@ class ChordSegment(BaseModel):
 
 
 class ChordsResponse(BaseModel):
-    """The chord timeline of one clip; ``midi`` is the .mid file, base64."""
+    """The chord timeline of one clip; ``midi`` is the .mid file, base64; ``shortest_change``
+    the seconds of the shortest change it keeps (see :func:`synthmir.infer.timeline.
+    shortest_change`)."""
 
     model: str
     hop: float
+    shortest_change: float
     seconds: float
     segments: list[ChordSegment]
     midi: str
@@ -148,7 +152,8 @@ def _chords(harmony: HarmonyModel, data: bytes, hop: float, max_seconds: float
     segments = transcribe(classifier, audio, classifier.sample_rate, hop)
     rows = timeline_rows(segments)
     return ChordsResponse(
-        model=classifier.model_id, hop=hop, seconds=round(audio.size / classifier.sample_rate, 4),
+        model=classifier.model_id, hop=hop, shortest_change=shortest_change(classifier, hop),
+        seconds=round(audio.size / classifier.sample_rate, 4),
         segments=[ChordSegment(**{**r, "pitch_classes": list(s.pitch_classes)})
                   for r, s in zip(rows, segments, strict=True)],
         midi=base64.b64encode(timeline_midi_bytes(segments)).decode(),

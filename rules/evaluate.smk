@@ -41,6 +41,9 @@ rule leaderboard:
     input:
         metrics=model_files(layout.METRICS_JSON),
         train=model_files(layout.TRAIN_JSON),
+        # harmony models are ranked by their exact match on music first
+        music=[layout.external_result(".json", e, m) for e, m in external_pairs()
+               if EVALUATIONS[e]["column"] == "pitch_classes"],
         code=library("leaderboard"),
     output:
         leaderboard=report(

@@ -4,4 +4,5 @@ from synthmir.logs import job_log
 
 with job_log(snakemake.log[0]):
     write_leaderboard(snakemake.params.models, layout.MODELS, snakemake.output.leaderboard,
-                      snakemake.output.best, snakemake.output.best_by_target)
+                      snakemake.output.best, snakemake.output.best_by_target,
+                      snakemake.input.music)

@@ -192,7 +192,8 @@ def test_predict_midi_picks_the_best_harmony_model(chords_run, progression_wav, 
     status = cli.main(["predict", str(progression_wav), "--hop", "1.0", "--json"])
     assert status == 0
     result = json.loads(capsys.readouterr().out)
-    assert result["model"] == "tinyharmony" and result["segments"]
+    leaders = json.loads((chords_run / "results" / "best_models.json").read_text())
+    assert result["model"] == leaders["pitch_classes"] and result["segments"]
 
 
 def test_cli_refuses_audio_that_is_no_recording_with_exit_2(tmp_path, toy_dir, capfd):

@@ -72,14 +72,15 @@ def test_flags():
     assert flags(10, 6, 30, shares=(1.0, 1.0)) == []
 
 
-def _fake_model(folder, valid_error, valid_log_loss, test_error=0.3, wall=12.5, epochs=3):
+def _fake_model(folder, valid_error, valid_log_loss, test_error=0.3, wall=12.5, epochs=3,
+                target="family"):
     (folder / "evaluation").mkdir(parents=True)
     splits = {"valid": {"error": valid_error, "log_loss": valid_log_loss, "clips": 10,
                         "wrong": round(10 * valid_error)},
               "test": {"error": test_error, "log_loss": 0.8, "clips": 20,
                        "wrong": round(20 * test_error)}}
     (folder / "evaluation" / "metrics.json").write_text(
-        json.dumps({"target": "family", "splits": splits}))
+        json.dumps({"target": target, "splits": splits}))
     (folder / "train.json").write_text(json.dumps(
         {"parameters": 1234, "wall_time_s": wall, "epochs_run": epochs, "best_epoch": epochs,
          "training": {"epochs": 3}}))
@@ -115,3 +116,34 @@ def test_write_leaderboard_ranks_and_names_the_best(tmp_path):
     with pytest.raises(SynthmirError, match="none can be ranked"):
         lb.write_leaderboard({"m_held": models["m_held"]}, str(tmp_path / "models"),
                              str(tmp_path / "x.csv"), str(tmp_path / "b"), str(tmp_path / "j"))
+
+
+def test_harmony_models_scored_on_music_rank_by_their_exact_match_there(tmp_path):
+    """Valid errors on random chords and on music frames do not compare: the model that
+    names music best leads, and ``predict --task harmony`` uses it."""
+    entry = {"features": "f", "target": "pitch_classes"}
+    models = {"chords": {**entry, "dataset": "chords"}, "frames": {**entry, "dataset": "music"},
+              "notes": {"dataset": "d", "features": "f", "target": "family"}}
+    _fake_model(tmp_path / "models" / "chords", 0.01, 0.1, target="pitch_classes")
+    _fake_model(tmp_path / "models" / "frames", 0.42, 0.3, target="pitch_classes")
+    _fake_model(tmp_path / "models" / "notes", 0.2, 0.5)
+    music = []
+    for model, exact in (("chords", (0.29, 0.0)), ("frames", (0.72, 0.70))):
+        path = tmp_path / f"{model}_corpus.json"
+        path.write_text(json.dumps({"evaluation": "corpus", "model": model, "hops": {
+            "0.25": {"exact": exact[0], "f1": 0.9}, "0.1": {"exact": exact[1], "f1": 0.9}}}))
+        music.append(str(path))
+    solos = tmp_path / "notes_solos.json"  # an instrument set has no hops: not music
+    solos.write_text(json.dumps({"evaluation": "solos", "model": "notes", "accuracy": 0.5}))
+    assert lb.music_exact([*music, str(solos)]) == {"chords": 0.145, "frames": 0.71}
+
+    args = (models, str(tmp_path / "models"), str(tmp_path / "lb.csv"),
+            str(tmp_path / "best_model"), str(tmp_path / "best.json"))
+    board = lb.write_leaderboard(*args, music=[*music, str(solos)])
+    assert board["model"].tolist() == ["notes", "frames", "chords"]
+    assert json.loads((tmp_path / "best.json").read_text()) == {"family": "notes",
+                                                               "pitch_classes": "frames"}
+    assert pd.read_csv(tmp_path / "lb.csv")["music_exact"].tolist()[1:] == [0.71, 0.145]
+    # without music the valid errors decide, as for any task
+    lb.write_leaderboard(*args)
+    assert json.loads((tmp_path / "best.json").read_text())["pitch_classes"] == "chords"

@@ -108,7 +108,8 @@ def test_page_draws_the_chords_and_the_instrument_over_time(browser, tiny_run, c
     best = (tiny_run / "results" / "best_model").read_text().strip()
     labels = json.loads((tiny_run / "results" / "models" / best / "preprocessing.json")
                         .read_text())["label_names"]
-    app = create_app(tiny_run / "results" / "models" / best, workdir=chords_run)
+    app = create_app(tiny_run / "results" / "models" / best,
+                     harmony_model=chords_run / "results" / "models" / "tinyharmony")
     with running_server(app) as url:
         page = browser.new_page(viewport={"width": 900, "height": 1000})
         problems: list[str] = []

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
+import pandas as pd
 import pytest
 
 from synthmir import cli
@@ -30,6 +32,14 @@ def test_every_harmony_model_is_scored_on_music_frame_by_frame(chords_run):
         for scores in entry["hops"].values():
             assert scores["frames"] > 50 and 0 <= scores["f1"] <= 1
             assert "top_only" in scores["breakdown_recall"]
+    # the harmony leader is the better one on music (valid errors on chords and on music
+    # frames do not compare)
+    board = pd.read_csv(chords_run / "results" / "leaderboard.csv").set_index("model")
+    exact = {m: np.mean([s["exact"] for s in music[m]["hops"].values()]) for m in music}
+    for model, value in exact.items():
+        assert board.loc[model, "music_exact"] == pytest.approx(value, abs=1e-4)
+    leader = json.loads((chords_run / "results" / "best_models.json").read_text())
+    assert exact[leader["pitch_classes"]] == max(exact.values())
     train = json.loads((chords_run / "results" / "models" / "tinyframes" / "train.json")
                        .read_text())
     assert train["architecture"]["kind"] == "framefold"

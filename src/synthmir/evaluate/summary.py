@@ -80,6 +80,7 @@ def model_row(row: pd.Series, sweeps: list[str]) -> dict:
         "test": error_cell(row.get("test_wrong"), row.get("test_clips")),
         "test_log_loss": _number(row.get("test_log_loss")),
         "test_f1_micro": _number(row.get("test_f1_micro")),
+        "music_exact": _number(row.get("music_exact")),
         "parameters": _number(row.get("parameters")),
         "train_seconds": _number(row.get("train_seconds")),
         "epochs": None if epochs is None else
@@ -112,6 +113,7 @@ def task_tables(board: pd.DataFrame) -> list[dict]:
                   if r["model"] not in placed]
         tables.append({"target": target, "title": title, "metric": metric,
                        "multilabel": target == "pitch_classes",
+                       "music": bool(rows.get("music_exact", pd.Series()).notna().any()),
                        "sweeps": [c.removeprefix("sweep:") for c in sweeps],
                        "datasets": rows["dataset"].nunique(), "rows": lines})
     return tables

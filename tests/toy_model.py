@@ -27,12 +27,13 @@ def sine(seconds: float, sr: int = SR, freq: float = 440.0, channels: int = 1,
 
 
 def make_toy_model(folder: Path, sample_rate: int | None = SR, multilabel: bool = False,
-                   frame_level: bool = False) -> Path:
+                   frame_level: bool = False, time_kernel: int = 1) -> Path:
     """A tiny untrained-but-deterministic model, saved like synthmir.learn.train does.
 
     Softmax over TOY_LABELS, or with ``multilabel`` 12 sigmoids over the pitch classes with a
     saved threshold; with ``frame_level`` (implies ``multilabel``) 12 sigmoids at every
-    frame, each frame read alone. Returns the folder, holding ``model.keras`` and
+    frame, each frame read alone, or with ``time_kernel`` > 1 from the frames around it.
+    Returns the folder, holding ``model.keras`` and
     ``preprocessing.json``.
     """
     multilabel = multilabel or frame_level
@@ -46,6 +47,8 @@ def make_toy_model(folder: Path, sample_rate: int | None = SR, multilabel: bool 
     model = keras.Sequential([
         keras.Input((TOY_FRAMES, params.n_bins())),
         *pooling,
+        keras.layers.Conv1D(len(labels), time_kernel, padding="same", activation="sigmoid")
+        if time_kernel > 1 else
         keras.layers.Dense(len(labels), activation="sigmoid" if multilabel else "softmax"),
     ])
     model.save(folder / MODEL_KERAS)

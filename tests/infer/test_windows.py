@@ -53,3 +53,14 @@ def test_passes_decide_frames_a_fraction_of_a_hop_apart(tmp_path):
         classifier, np.concatenate([np.zeros(HOP // 4, np.float32), audio]), passes=4)
     np.testing.assert_array_equal(later_centres[: len(centres)], centres)
     np.testing.assert_allclose(later[1 : len(frames)], frames[:-1], atol=1e-5)
+
+
+def test_a_long_recording_decided_in_chunks_gets_the_frames_of_one_piece(tmp_path):
+    # each frame read with the 4 frames on either side: context that crosses chunk edges
+    classifier = Classifier.load(make_toy_model(tmp_path / "toy", frame_level=True,
+                                                time_kernel=9))
+    audio = np.tile(_rising_scale(), 3)  # 5.4 s: five 1-s chunks and the rest
+    whole, whole_centres = frame_probabilities(classifier, audio, chunk_seconds=60.0)
+    parts, centres = frame_probabilities(classifier, audio, chunk_seconds=1.0)
+    np.testing.assert_array_equal(centres, whole_centres)
+    np.testing.assert_allclose(parts, whole, atol=1e-5)

@@ -1,7 +1,7 @@
 """Harmony on music: frame-by-frame pitch classes of recordings scored against their MIDI.
 
 Each recording's chord timeline is made exactly as ``synthmir predict --midi`` makes it
-(:func:`synthmir.infer.timeline.transcribe`: hop by hop for a clip-level model, frame by frame
+(:func:`synthmir.infer.timeline.transcribe_hops`: hop by hop for a clip-level model, frame by frame
 for a frame-level one), at each hop of :data:`HOPS`. The truth is read from the recording's
 MIDI file every :data:`FRAME_SECONDS` (the pitch classes whose notes are on at the frame
 centre, see :mod:`synthmir.features.frame_labels`); frames where nothing sounds are skipped,
@@ -38,7 +38,7 @@ from synthmir.infer.timeline import (
     frame_segments,
     merge_runs,
     shortest_change,
-    transcribe,
+    transcribe_hops,
 )
 from synthmir.infer.windows import FRAME_PASSES
 
@@ -183,9 +183,9 @@ def score_recordings(classifier: Classifier, folder: str | Path, table: pd.DataF
         notes = midi_notes(Path(folder) / midi, float(skip))
         seconds = audio.size / classifier.sample_rate
         times = np.arange(FRAME_SECONDS / 2, seconds, FRAME_SECONDS)
-        for hop in HOPS:
-            decided = segment_decisions(
-                transcribe(classifier, audio, classifier.sample_rate, hop), times)
+        timelines = transcribe_hops(classifier, audio, classifier.sample_rate, HOPS)
+        for hop, segments in zip(HOPS, timelines, strict=True):
+            decided = segment_decisions(segments, times)
             one = Tally()
             one.add(notes, times, decided)
             tallies[hop].add(notes, times, decided)

@@ -290,18 +290,30 @@ def transcribe(classifier: Classifier, audio: np.ndarray, sample_rate: int,
     decision per hop scored 0.868 / 0.583 (and the truth itself, held one set per hop,
     0.904 / 0.786). The segments cover the audio without gaps (see :func:`merge_runs`).
     """
+    return transcribe_hops(classifier, audio, sample_rate, [hop_seconds], context_seconds)[0]
+
+
+def transcribe_hops(classifier: Classifier, audio: np.ndarray, sample_rate: int,
+                    hops: Sequence[float], context_seconds: float | None = None
+                    ) -> list[list[Segment]]:
+    """:func:`transcribe` of one recording at each of ``hops``; a frame-level model decides
+    its frames once for all of them."""
     if classifier.predictor.frame_level and context_seconds is None:
-        hop_samples(classifier, hop_seconds)  # the same bounds as every other timeline
+        for hop in hops:
+            hop_samples(classifier, hop)  # the same bounds as every other timeline
         audio = classifier.at_model_rate(audio, sample_rate)
         probabilities, centres = frame_probabilities(classifier, audio)
         active = (decide(probabilities, classifier.threshold)
                   & ~silent_frames(audio, centres, classifier.params.hop)[:, None])
         rate = classifier.sample_rate
-        return frame_segments(active, centres / rate, audio.size / rate,
-                              shortest_change(classifier, hop_seconds))
-    windows = predict_windows(classifier, audio, sample_rate, hop_seconds, context_seconds)
-    return merge_runs(decide(windows.probabilities, classifier.threshold), windows.starts,
-                      windows.ends)
+        return [frame_segments(active, centres / rate, audio.size / rate,
+                               shortest_change(classifier, hop)) for hop in hops]
+    timelines = []
+    for hop in hops:
+        windows = predict_windows(classifier, audio, sample_rate, hop, context_seconds)
+        timelines.append(merge_runs(decide(windows.probabilities, classifier.threshold),
+                                    windows.starts, windows.ends))
+    return timelines
 
 
 @dataclass(frozen=True)
